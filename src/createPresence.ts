@@ -1,0 +1,69 @@
+import { Database, detectDialect } from './database/client.js';
+import { openClient } from './database/open.js';
+import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
+import { wrapRemove, wrapTouch, type DisconnectHandler, type MessageHandler } from './handlers.js';
+import { resolveOptions, type PresenceOptions } from './options.js';
+import { RoomCache, type RepositoryContext } from './repository/context.js';
+import { createPresencesRepository, type PresencesRepository } from './repository/presences.js';
+import { createRoomsRepository, type RoomsRepository } from './repository/rooms.js';
+
+/** A presence tracker bound to one database. */
+export interface PresenceTracker {
+  /** Rooms and who is in them (Django's `Room.objects`). */
+  readonly rooms: RoomsRepository;
+  /** One connection across all its rooms (Django's `Presence.objects`). */
+  readonly presences: PresencesRepository;
+  /** The max age in seconds that `prunePresences()` uses by default. */
+  readonly maxAge: number;
+  /** Listens for an event: `changed` (a room gained or lost connections) or `error` (a listener failed). */
+  on<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): this;
+  /** Stops listening. */
+  off<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): this;
+  /**
+   * Wraps a message handler `(channelName, message, ...rest)`: every message touches the
+   * connection's presence; a message that is the JSON string "heartbeat" stops there
+   * (resolves undefined) and the handler's result is returned otherwise.
+   */
+  touchPresence<Rest extends unknown[], R>(
+    handler: MessageHandler<Rest, R>,
+  ): (channelName: string, message: any, ...rest: Rest) => Promise<Awaited<R> | undefined>;
+  /** Wraps a disconnect handler `(channelName, ...rest)`: leaves every room, then runs the handler. */
+  removePresence<Rest extends unknown[], R>(handler: DisconnectHandler<Rest, R>): (channelName: string, ...rest: Rest) => Promise<Awaited<R>>;
+  /** Stops the tracker; disconnects the database if the tracker opened it. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a presence tracker. With no options it stores presence in `./presence.db`
+ * (SQLite); see PresenceOptions for the database URL, your own PrismaClient, the max
+ * age and the clock. Throws PresenceError on invalid options.
+ */
+export function createPresence(options?: PresenceOptions): PresenceTracker {
+  const { database, maxAge, now } = resolveOptions(options);
+  const db =
+    database.kind === 'client'
+      ? new Database(database.client, detectDialect(database.client), false)
+      : new Database(openClient(database.location, database.pool), database.location.dialect, true);
+  const events = new PresenceEvents();
+  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache() };
+  const rooms = createRoomsRepository(context);
+  const presences = createPresencesRepository(context);
+
+  const tracker: PresenceTracker = {
+    rooms,
+    presences,
+    maxAge,
+    on(event, listener) {
+      events.on(event, listener);
+      return tracker;
+    },
+    off(event, listener) {
+      events.off(event, listener);
+      return tracker;
+    },
+    touchPresence: (handler) => wrapTouch(presences, handler),
+    removePresence: (handler) => wrapRemove(presences, handler),
+    close: () => db.close(),
+  };
+  return tracker;
+}

@@ -1,0 +1,60 @@
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaClient as PostgresClient } from '../generated/postgresql/client.js';
+import { PrismaClient as SqliteClient } from '../generated/sqlite/client.js';
+import type { PrismaClientLike } from './client.js';
+import type { DatabaseLocation } from './url.js';
+
+/** Connection pool settings for PostgreSQL (ignored for SQLite). */
+export interface PoolOptions {
+  /** Most connections the pool opens. Default 10. */
+  max?: number;
+  /** Milliseconds to wait for a connection before failing. Default 5000. */
+  connectTimeout?: number;
+  /** Milliseconds an unused connection stays open. Default 10000. */
+  idleTimeout?: number;
+}
+
+/** How long a SQLite writer waits for another process's write lock before failing. */
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * SQLite settings for several processes sharing one file: WAL lets readers run while
+ * one process writes, the busy timeout makes writers queue instead of failing, and
+ * synchronous=NORMAL is safe in WAL mode while sparing an fsync per commit.
+ */
+const SQLITE_PRAGMAS = `PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;`;
+
+/** A driver adapter factory for the location, as Prisma's client and schema engine take it. */
+export function adapterFactory(location: DatabaseLocation, pool: PoolOptions = {}): SqlMigrationAwareDriverAdapterFactory {
+  if (location.dialect === 'sqlite') {
+    return withSqlitePragmas(new PrismaBetterSqlite3({ url: location.url, timeout: SQLITE_BUSY_TIMEOUT_MS }));
+  }
+  return new PrismaPg({
+    connectionString: location.url,
+    max: pool.max ?? 10,
+    connectionTimeoutMillis: pool.connectTimeout ?? 5000,
+    idleTimeoutMillis: pool.idleTimeout ?? 10000,
+  });
+}
+
+/** Opens a PrismaClient owned by prisma-presence, generated for the location's engine. */
+export function openClient(location: DatabaseLocation, pool?: PoolOptions): PrismaClientLike {
+  const adapter = adapterFactory(location, pool);
+  return location.dialect === 'sqlite' ? new SqliteClient({ adapter }) : new PostgresClient({ adapter });
+}
+
+function withSqlitePragmas(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
+  const configure = async (connecting: Promise<SqlDriverAdapter>) => {
+    const connection = await connecting;
+    await connection.executeScript(SQLITE_PRAGMAS);
+    return connection;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: () => configure(factory.connect()),
+    connectToShadowDb: () => configure(factory.connectToShadowDb()),
+  };
+}

@@ -1,0 +1,29 @@
+/** What went wrong, for callers that branch on it. */
+export type PresenceErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'UNSUPPORTED_DATABASE'
+  | 'MIGRATION_REQUIRED'
+  | 'MIGRATION_FAILED'
+  | 'DATABASE_UNAVAILABLE'
+  | 'CLOSED';
+
+/**
+ * The one error class prisma-presence throws on purpose. `code` says what kind of
+ * failure it is; the message says what to do about it and never contains a password.
+ */
+export class PresenceError extends Error {
+  override name = 'PresenceError';
+
+  constructor(
+    readonly code: PresenceErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(redactPasswords(message), options);
+  }
+}
+
+/** Replaces the password of every `scheme://user:password@host` in `text` with `***`. */
+export function redactPasswords(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@\s]*@/gi, '$1***@');
+}

@@ -1,0 +1,56 @@
+import type { PresenceChangedEvent } from './types.js';
+
+/** Events a presence instance emits, by name. */
+export interface PresenceEventMap {
+  /** A room gained or lost connections. */
+  changed: PresenceChangedEvent;
+  /** A `changed` listener threw or rejected; the presence operation itself succeeded. */
+  error: Error;
+}
+
+export type PresenceEventName = keyof PresenceEventMap;
+export type PresenceListener<E extends PresenceEventName> = (payload: PresenceEventMap[E]) => unknown;
+
+/**
+ * A small typed emitter. A failing listener never fails the database operation that
+ * triggered it: its error goes to `error` listeners, or becomes a process warning.
+ */
+export class PresenceEvents {
+  private readonly listeners: { [E in PresenceEventName]: Set<PresenceListener<E>> } = {
+    changed: new Set(),
+    error: new Set(),
+  };
+
+  on<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): void {
+    this.listeners[event].add(listener);
+  }
+
+  off<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): void {
+    this.listeners[event].delete(listener);
+  }
+
+  /** Whether anyone listens, so callers can skip work whose only use is an event. */
+  has(event: PresenceEventName): boolean {
+    return this.listeners[event].size > 0;
+  }
+
+  emit<E extends PresenceEventName>(event: E, payload: PresenceEventMap[E]): void {
+    for (const listener of [...this.listeners[event]]) {
+      try {
+        const result = listener(payload);
+        if (result instanceof Promise) result.catch((error: unknown) => this.fail(event, error));
+      } catch (error) {
+        this.fail(event, error);
+      }
+    }
+  }
+
+  private fail(event: PresenceEventName, error: unknown): void {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    if (event !== 'error' && this.has('error')) {
+      this.emit('error', failure);
+    } else {
+      process.emitWarning(`prisma-presence: a "${event}" listener failed: ${failure.message}`, 'PresenceListenerWarning');
+    }
+  }
+}

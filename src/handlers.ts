@@ -1,0 +1,35 @@
+import type { PresencesRepository } from './repository/presences.js';
+
+/** A websocket message handler: the connection's channel name, the message, anything else. */
+export type MessageHandler<Rest extends unknown[] = any[], R = unknown> = (channelName: string, message: any, ...rest: Rest) => R;
+/** A disconnect handler: the connection's channel name, anything else. */
+export type DisconnectHandler<Rest extends unknown[] = any[], R = unknown> = (channelName: string, ...rest: Rest) => R;
+
+const HEARTBEAT = '"heartbeat"';
+
+/** True when the message is exactly the JSON string "heartbeat" (text or bytes, surrounding spaces allowed). */
+export function isHeartbeat(message: unknown): boolean {
+  if (typeof message === 'string') return message.trim() === HEARTBEAT;
+  if (message instanceof Uint8Array) {
+    // Cheap length check first: every message passes through here.
+    return message.byteLength < 64 && Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8').trim() === HEARTBEAT;
+  }
+  return false;
+}
+
+/** The `touch_presence` decorator: touch on every message; a heartbeat stops there. */
+export function wrapTouch<Rest extends unknown[], R>(presences: PresencesRepository, handler: MessageHandler<Rest, R>) {
+  return async (channelName: string, message: any, ...rest: Rest): Promise<Awaited<R> | undefined> => {
+    await presences.touch(channelName);
+    if (isHeartbeat(message)) return undefined;
+    return await handler(channelName, message, ...rest);
+  };
+}
+
+/** The `remove_presence` decorator: leave every room, then run the handler. */
+export function wrapRemove<Rest extends unknown[], R>(presences: PresencesRepository, handler: DisconnectHandler<Rest, R>) {
+  return async (channelName: string, ...rest: Rest): Promise<Awaited<R>> => {
+    await presences.leaveAll(channelName);
+    return await handler(channelName, ...rest);
+  };
+}

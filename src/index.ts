@@ -1,0 +1,11 @@
+export { createPresence, type PresenceTracker } from './createPresence.js';
+export { PresenceError, type PresenceErrorCode } from './errors.js';
+export { migrate, type MigrateOptions } from './migrate.js';
+export type { PresenceOptions } from './options.js';
+export type { PoolOptions } from './database/open.js';
+export type { PrismaClientLike } from './database/client.js';
+export type { PresenceEventMap, PresenceEventName, PresenceListener } from './events.js';
+export type { MessageHandler, DisconnectHandler } from './handlers.js';
+export type { RoomsRepository } from './repository/rooms.js';
+export type { PresencesRepository } from './repository/presences.js';
+export type { Room, Presence, PresenceChangedEvent } from './types.js';

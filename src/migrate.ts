@@ -1,0 +1,17 @@
+import { parseDatabaseUrl } from './database/url.js';
+import { applyMigrations } from './migrations/migrate.js';
+import { resolveDatabaseUrl } from './options.js';
+
+export interface MigrateOptions {
+  /** Default: env `PRESENCE_DATABASE_URL`, then `DATABASE_URL`, then `file:./presence.db`. */
+  databaseUrl?: string;
+}
+
+/**
+ * Creates or updates the presence tables by applying the bundled migrations that the
+ * database lacks (what `presence-admin migrate` runs). Returns the names it applied;
+ * `[]` when the database is up to date.
+ */
+export function migrate(options: MigrateOptions = {}): Promise<string[]> {
+  return applyMigrations(parseDatabaseUrl(resolveDatabaseUrl(options.databaseUrl)));
+}

@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import { adapterFactory } from '../database/open.js';
+import { displayUrl, type DatabaseLocation } from '../database/url.js';
+import { PresenceError } from '../errors.js';
+import { readBundledMigrations, readLockfile, readSchemaFiles, schemaDir } from './bundled.js';
+import { withSchemaEngine } from './schemaEngine.js';
+
+const NO_FILTERS = { externalTables: [], externalEnums: [] };
+
+/**
+ * Applies the bundled migrations that the database lacks, as `prisma migrate deploy`
+ * does (same `_prisma_migrations` table and checksums), with Prisma's schema engine
+ * built as WebAssembly. Returns the names of the migrations it applied.
+ */
+export async function applyMigrations(location: DatabaseLocation): Promise<string[]> {
+  const [datamodels, migrations, lockfile] = await Promise.all([
+    readSchemaFiles(location.dialect),
+    readBundledMigrations(location.dialect),
+    readLockfile(location.dialect),
+  ]);
+  const migrationsList = {
+    baseDir: join(schemaDir(location.dialect), 'migrations'),
+    lockfile: { path: 'migration_lock.toml', content: lockfile },
+    shadowDbInitScript: '',
+    migrationDirectories: migrations.map(({ name, sql }) => ({
+      path: name,
+      migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: sql } },
+    })),
+  };
+  try {
+    const output = await withSchemaEngine(adapterFactory(location, { max: 1 }), datamodels, (engine) =>
+      engine.applyMigrations({ migrationsList, filters: NO_FILTERS }),
+    );
+    return output.appliedMigrationNames;
+  } catch (error) {
+    throw migrationError(error, location);
+  }
+}
+
+function migrationError(error: unknown, location: DatabaseLocation): PresenceError {
+  if (error instanceof PresenceError) return error;
+  const code = (error as { code?: unknown })?.code;
+  const message = (error instanceof Error ? error.message : String(error)).trim();
+  const prefix = `Migrating ${displayUrl(location.url)} failed`;
+  return new PresenceError('MIGRATION_FAILED', `${prefix}${typeof code === 'string' ? ` (${code})` : ''}: ${message}`, { cause: error });
+}

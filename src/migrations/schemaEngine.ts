@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import {
+  bindMigrationAwareSqlAdapterFactory,
+  type SqlDriverAdapter,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from '@prisma/driver-adapter-utils';
+import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
+
+export type SchemaEngine = bg.SchemaEngine;
+
+/** The slice of the WebAssembly global used here (its types live in lib.dom, which Node code does not load). */
+interface WebAssemblyApi {
+  compile(bytes: Uint8Array): Promise<object>;
+  Instance: new (module: object, imports: Record<string, object>) => { exports: object };
+}
+const wasm = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+let wasmReady: Promise<void> | undefined;
+
+/**
+ * Instantiates Prisma's schema engine compiled to WebAssembly once per process.
+ * The package's own entry point imports the .wasm file as an ES module, which
+ * Node cannot do, so the module is instantiated by hand.
+ */
+function loadWasm(): Promise<void> {
+  wasmReady ??= (async () => {
+    // The engine reports a Rust panic's message here before throwing.
+    const globals = globalThis as { PRISMA_WASM_PANIC_REGISTRY?: { set_message(message: string): void } };
+    globals.PRISMA_WASM_PANIC_REGISTRY ??= { set_message: () => {} };
+    const require = createRequire(import.meta.url);
+    const bindingsPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
+    const wasmPath = join(dirname(bindingsPath), 'schema_engine_bg.wasm');
+    const module = await wasm.compile(await readFile(wasmPath));
+    const instance = new wasm.Instance(module, { './schema_engine_bg.js': bg });
+    bg.__wbg_set_wasm(instance.exports);
+    (instance.exports as { __wbindgen_start?: () => void }).__wbindgen_start?.();
+  })();
+  return wasmReady;
+}
+
+/**
+ * Runs `work` with a schema engine bound to `adapterFactory`, then frees the engine
+ * and closes every connection it opened: on SQLite the engine otherwise keeps an
+ * exclusive lock on the file.
+ */
+export async function withSchemaEngine<T>(
+  adapterFactory: SqlMigrationAwareDriverAdapterFactory,
+  datamodels: [path: string, content: string][],
+  work: (engine: SchemaEngine) => Promise<T>,
+): Promise<T> {
+  await loadWasm();
+  const opened: SqlDriverAdapter[] = [];
+  const tracked = trackConnections(adapterFactory, opened);
+  const engine = await bg.SchemaEngine.new({ datamodels }, () => {}, bindMigrationAwareSqlAdapterFactory(tracked));
+  try {
+    return await work(engine);
+  } finally {
+    engine.free();
+    await Promise.allSettled(opened.map((connection) => connection.dispose()));
+  }
+}
+
+function trackConnections(
+  factory: SqlMigrationAwareDriverAdapterFactory,
+  opened: SqlDriverAdapter[],
+): SqlMigrationAwareDriverAdapterFactory {
+  const remember = async (connecting: Promise<SqlDriverAdapter>) => {
+    const connection = await connecting;
+    opened.push(connection);
+    return connection;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: () => remember(factory.connect()),
+    connectToShadowDb: () => remember(factory.connectToShadowDb()),
+  };
+}

@@ -1,0 +1,73 @@
+import type { PrismaClientLike } from './database/client.js';
+import type { PoolOptions } from './database/open.js';
+import { parseDatabaseUrl, type DatabaseLocation } from './database/url.js';
+import { PresenceError } from './errors.js';
+import { parseMaxAge } from './validation.js';
+
+/** Options of `createPresence`; every field is optional. */
+export interface PresenceOptions {
+  /**
+   * Where presence is stored: `file:<path>` (SQLite) or `postgresql://...`.
+   * Default: env `PRESENCE_DATABASE_URL`, then `DATABASE_URL`, then `file:./presence.db`.
+   * Leave it out when passing `prisma`.
+   */
+  databaseUrl?: string;
+  /** Your application's PrismaClient, whose schema includes the shipped models. It stays yours: `close()` leaves it open. */
+  prisma?: PrismaClientLike;
+  /** Seconds without traffic after which a presence is pruned. Default: env `PRESENCE_MAX_AGE`, then 60. */
+  maxAge?: number;
+  /** The clock for `lastSeen` writes and prune cut-offs. Default: `() => new Date()`. */
+  now?: () => Date;
+  /** PostgreSQL pool settings when prisma-presence opens the connection. */
+  pool?: PoolOptions;
+}
+
+export const DEFAULT_DATABASE_URL = 'file:./presence.db';
+export const DEFAULT_MAX_AGE = 60;
+
+export type Environment = Record<string, string | undefined>;
+
+/** Options with every default applied: explicit option, then environment, then default. */
+export interface ResolvedOptions {
+  database: { kind: 'url'; location: DatabaseLocation; pool: PoolOptions } | { kind: 'client'; client: PrismaClientLike };
+  maxAge: number;
+  now: () => Date;
+}
+
+/** The database URL from an explicit value or the environment. */
+export function resolveDatabaseUrl(explicit: string | undefined, env: Environment = process.env): string {
+  return explicit ?? nonEmpty(env.PRESENCE_DATABASE_URL) ?? nonEmpty(env.DATABASE_URL) ?? DEFAULT_DATABASE_URL;
+}
+
+/** The max age from an explicit value or the environment, validated. */
+export function resolveMaxAge(explicit: unknown, env: Environment = process.env): number {
+  if (explicit !== undefined) return parseMaxAge(explicit);
+  const fromEnv = nonEmpty(env.PRESENCE_MAX_AGE);
+  return fromEnv === undefined ? DEFAULT_MAX_AGE : parseMaxAge(fromEnv, 'PRESENCE_MAX_AGE');
+}
+
+export function resolveOptions(options: PresenceOptions = {}, env: Environment = process.env): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new PresenceError('INVALID_ARGUMENT', 'createPresence takes an options object');
+  }
+  const { databaseUrl, prisma, now = () => new Date() } = options;
+  if (typeof now !== 'function') {
+    throw new PresenceError('INVALID_ARGUMENT', 'now must be a function returning a Date');
+  }
+  const maxAge = resolveMaxAge(options.maxAge, env);
+  if (prisma !== undefined) {
+    if (databaseUrl !== undefined) {
+      throw new PresenceError('INVALID_ARGUMENT', 'Pass either databaseUrl or prisma, not both');
+    }
+    if (typeof (prisma as Partial<PrismaClientLike>)?.$queryRawUnsafe !== 'function') {
+      throw new PresenceError('INVALID_ARGUMENT', 'prisma must be a PrismaClient instance');
+    }
+    return { database: { kind: 'client', client: prisma }, maxAge, now };
+  }
+  const location = parseDatabaseUrl(resolveDatabaseUrl(databaseUrl, env));
+  return { database: { kind: 'url', location, pool: options.pool ?? {} }, maxAge, now };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}

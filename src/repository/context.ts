@@ -1,0 +1,75 @@
+import { fragment } from '../database/sql.js';
+import type { Database } from '../database/client.js';
+import type { PresenceEvents } from '../events.js';
+import type { Presence, Room } from '../types.js';
+
+/** What the repositories share within one presence instance. */
+export interface RepositoryContext {
+  db: Database;
+  events: PresenceEvents;
+  /** The one clock for `lastSeen` writes and prune cut-offs. */
+  now: () => Date;
+  /** Default max age in seconds for prunePresences. */
+  maxAge: number;
+  roomIds: RoomCache;
+}
+
+/**
+ * Remembers room ids by name so that joining a known room is one statement. An entry
+ * can go stale when another process prunes the room; the insert that uses it then
+ * fails its foreign key, and `add` forgets the entry and retries.
+ */
+export class RoomCache {
+  private readonly rooms = new Map<string, Room>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  get(name: string): Room | undefined {
+    return this.rooms.get(name);
+  }
+
+  set(room: Room): void {
+    if (this.rooms.size >= this.capacity) this.rooms.clear();
+    this.rooms.set(room.channelName, room);
+  }
+
+  forget(name: string): void {
+    this.rooms.delete(name);
+  }
+
+  clear(): void {
+    this.rooms.clear();
+  }
+}
+
+/** A Presence row as the drivers return it, plus the room name where a query adds it. */
+export interface PresenceRow {
+  id: number | bigint;
+  roomId: number | bigint;
+  channelName: string;
+  userId: string | null;
+  lastSeen: Date | string;
+  roomName?: string;
+}
+
+/** The Presence columns every statement returns, in one place. */
+export const PRESENCE_COLUMNS = fragment('"id", "roomId", "channelName", "userId", "lastSeen"');
+
+export function toPresence(row: PresenceRow): Presence {
+  return {
+    id: Number(row.id),
+    roomId: Number(row.roomId),
+    channelName: row.channelName,
+    userId: row.userId,
+    lastSeen: row.lastSeen instanceof Date ? row.lastSeen : new Date(row.lastSeen),
+  };
+}
+
+/** Emits `removed` for each deleted presence whose statement also returned its room's name. */
+export function emitRemovals(context: RepositoryContext, rows: PresenceRow[]): void {
+  for (const row of rows) {
+    const removed = toPresence(row);
+    const room = { id: removed.roomId, channelName: row.roomName ?? '' };
+    context.events.emit('changed', { room, added: null, removed, bulkChange: false });
+  }
+}

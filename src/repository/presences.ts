@@ -1,0 +1,30 @@
+import { sql } from '../database/sql.js';
+import { assertChannelName } from '../validation.js';
+import { emitRemovals, PRESENCE_COLUMNS, type PresenceRow, type RepositoryContext } from './context.js';
+
+/** The Django `Presence.objects` manager: one connection across all its rooms. */
+export interface PresencesRepository {
+  /** Sets `lastSeen` to now in every room the connection is in; no-op for an unknown channel. */
+  touch(channelName: string): Promise<void>;
+  /** Removes the connection from every room; emits `changed` with `removed` per room it left. */
+  leaveAll(channelName: string): Promise<void>;
+}
+
+export function createPresencesRepository(context: RepositoryContext): PresencesRepository {
+  const { db } = context;
+
+  async function touch(channelName: string): Promise<void> {
+    assertChannelName(channelName, 'channelName');
+    await db.execute(sql`UPDATE "Presence" SET "lastSeen" = ${context.now()} WHERE "channelName" = ${channelName}`);
+  }
+
+  async function leaveAll(channelName: string): Promise<void> {
+    assertChannelName(channelName, 'channelName');
+    const rows = await db.query<PresenceRow>(sql`
+      DELETE FROM "Presence" WHERE "channelName" = ${channelName}
+      RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
+    emitRemovals(context, rows);
+  }
+
+  return { touch, leaveAll };
+}

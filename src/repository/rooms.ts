@@ -1,0 +1,181 @@
+import { driverErrorKind } from '../database/client.js';
+import { sql } from '../database/sql.js';
+import { PresenceError } from '../errors.js';
+import type { Presence, Room } from '../types.js';
+import { assertChannelName, normalizeUserId, parseMaxAge } from '../validation.js';
+import { emitRemovals, PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
+
+/** The Django `Room.objects` manager: who is in which room. */
+export interface RoomsRepository {
+  /**
+   * Puts a connection in a room, creating the room if needed, and returns the room.
+   * Adding a connection that is already there refreshes `lastSeen` and its user, and
+   * emits nothing; a new presence emits `changed` with `added`.
+   */
+  add(roomChannelName: string, userChannelName: string, userId?: string | number | null): Promise<Room>;
+  /** Takes a connection out of a room; emits `changed` with `removed`. Unknown room or channel: no-op. */
+  remove(roomChannelName: string, userChannelName: string): Promise<void>;
+  /** Distinct user ids present in the room, sorted; `[]` for an unknown or empty room. */
+  getUsers(roomChannelName: string): Promise<string[]>;
+  /** How many connections without a user are in the room; 0 for an unknown room. */
+  getAnonymousCount(roomChannelName: string): Promise<number>;
+  /**
+   * Removes presences not seen for `maxAge` seconds (default: the instance's max age) in
+   * one statement; emits one `changed` with `bulkChange: true` per affected room.
+   * Returns how many presences it removed.
+   */
+  prunePresences(maxAge?: number): Promise<number>;
+  /** Removes rooms without presences; never one that a concurrent add is joining. Returns how many. */
+  pruneRooms(): Promise<number>;
+}
+
+/** How many times `add` re-creates a room that another process pruned under it. */
+const ADD_ATTEMPTS = 5;
+
+export function createRoomsRepository(context: RepositoryContext): RoomsRepository {
+  const { db, events } = context;
+
+  async function add(roomChannelName: string, userChannelName: string, userId?: string | number | null): Promise<Room> {
+    assertChannelName(roomChannelName, 'roomChannelName');
+    assertChannelName(userChannelName, 'userChannelName');
+    const user = normalizeUserId(userId);
+    for (let attempt = 1; ; attempt++) {
+      const room = context.roomIds.get(roomChannelName) ?? (await ensureRoom(roomChannelName));
+      try {
+        const { presence, created } = await upsertPresence(room, userChannelName, user);
+        if (created) events.emit('changed', { room, added: presence, removed: null, bulkChange: false });
+        return room;
+      } catch (error) {
+        // The room was pruned between finding it and joining it: make it again.
+        if (driverErrorKind(error) !== 'ForeignKeyConstraintViolation' || attempt >= ADD_ATTEMPTS) throw error;
+        context.roomIds.forget(roomChannelName);
+      }
+    }
+  }
+
+  async function ensureRoom(channelName: string): Promise<Room> {
+    // DO UPDATE (not DO NOTHING) so that RETURNING yields the row when it already exists.
+    const [row] = await db.query<{ id: number | bigint; channelName: string }>(sql`
+      INSERT INTO "Room" ("channelName") VALUES (${channelName})
+      ON CONFLICT ("channelName") DO UPDATE SET "channelName" = excluded."channelName"
+      RETURNING "id", "channelName"`);
+    if (!row) throw new PresenceError('DATABASE_UNAVAILABLE', `Creating room "${channelName}" returned no row`);
+    const room = { id: Number(row.id), channelName: row.channelName };
+    context.roomIds.set(room);
+    return room;
+  }
+
+  async function upsertPresence(room: Room, channelName: string, userId: string | null) {
+    const lastSeen = context.now();
+    if (db.dialect === 'postgresql') {
+      // xmax is 0 only on a freshly inserted row version: it tells insert from update.
+      const [row] = await db.query<PresenceRow & { created: boolean }>(sql`
+        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen")
+        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen})
+        ON CONFLICT ("roomId", "channelName") DO UPDATE SET "userId" = excluded."userId", "lastSeen" = excluded."lastSeen"
+        RETURNING ${PRESENCE_COLUMNS}, (xmax = 0) AS "created"`);
+      return { presence: toPresence(row!), created: row!.created };
+    }
+    for (;;) {
+      const [inserted] = await db.query<PresenceRow>(sql`
+        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen")
+        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen})
+        ON CONFLICT ("roomId", "channelName") DO NOTHING
+        RETURNING ${PRESENCE_COLUMNS}`);
+      if (inserted) return { presence: toPresence(inserted), created: true };
+      const [updated] = await db.query<PresenceRow>(sql`
+        UPDATE "Presence" SET "userId" = ${userId}, "lastSeen" = ${lastSeen}
+        WHERE "roomId" = ${room.id} AND "channelName" = ${channelName}
+        RETURNING ${PRESENCE_COLUMNS}`);
+      // Removed by someone else between the two statements: insert it again.
+      if (updated) return { presence: toPresence(updated), created: false };
+    }
+  }
+
+  async function remove(roomChannelName: string, userChannelName: string): Promise<void> {
+    assertChannelName(roomChannelName, 'roomChannelName');
+    assertChannelName(userChannelName, 'userChannelName');
+    const rows = await db.query<PresenceRow>(sql`
+      DELETE FROM "Presence"
+      WHERE "channelName" = ${userChannelName}
+        AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})
+      RETURNING ${PRESENCE_COLUMNS}`);
+    emitRemovals(context, rows.map((row) => ({ ...row, roomName: roomChannelName })));
+  }
+
+  async function getUsers(roomChannelName: string): Promise<string[]> {
+    assertChannelName(roomChannelName, 'roomChannelName');
+    const rows = await db.query<{ userId: string }>(sql`
+      SELECT DISTINCT p."userId" FROM "Presence" p JOIN "Room" r ON r."id" = p."roomId"
+      WHERE r."channelName" = ${roomChannelName} AND p."userId" IS NOT NULL
+      ORDER BY p."userId"`);
+    return rows.map((row) => row.userId);
+  }
+
+  async function getAnonymousCount(roomChannelName: string): Promise<number> {
+    assertChannelName(roomChannelName, 'roomChannelName');
+    const [row] = await db.query<{ count: number | bigint }>(sql`
+      SELECT count(*) AS "count" FROM "Presence" p JOIN "Room" r ON r."id" = p."roomId"
+      WHERE r."channelName" = ${roomChannelName} AND p."userId" IS NULL`);
+    return Number(row?.count ?? 0);
+  }
+
+  async function prunePresences(maxAge?: number): Promise<number> {
+    const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+    const cutoff = new Date(context.now().getTime() - seconds * 1000);
+    if (!events.has('changed')) {
+      return db.execute(sql`DELETE FROM "Presence" WHERE "lastSeen" < ${cutoff}`);
+    }
+    const rows = await db.query<PresenceRow>(sql`
+      DELETE FROM "Presence" WHERE "lastSeen" < ${cutoff}
+      RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
+    for (const room of affectedRooms(rows)) {
+      events.emit('changed', { room, added: null, removed: null, bulkChange: true });
+    }
+    return rows.length;
+  }
+
+  async function pruneRooms(): Promise<number> {
+    const pruned = db.dialect === 'postgresql' ? await pruneRoomsLocking() : await pruneRoomsAtomically();
+    context.roomIds.clear();
+    return pruned;
+  }
+
+  /** SQLite runs one writer at a time, so a single statement cannot race an insert. */
+  function pruneRoomsAtomically(): Promise<number> {
+    return db.execute(sql`
+      DELETE FROM "Room" WHERE NOT EXISTS (SELECT 1 FROM "Presence" p WHERE p."roomId" = "Room"."id")`);
+  }
+
+  /**
+   * On PostgreSQL a single DELETE's snapshot can miss a presence committed while it
+   * runs, and the cascade would then delete that presence with its room. So: first
+   * lock the empty rooms, skipping any a concurrent insert holds through its foreign
+   * key; then delete them in a second statement, whose fresh snapshot sees every
+   * presence committed before the locks were taken. Inserts into locked rooms wait,
+   * then fail their foreign key, and `add` re-creates the room.
+   */
+  function pruneRoomsLocking(): Promise<number> {
+    return db.transaction(async (tx) => {
+      const empty = await tx.query<{ id: number }>(sql`
+        SELECT "id" FROM "Room" r WHERE NOT EXISTS (SELECT 1 FROM "Presence" p WHERE p."roomId" = r."id")
+        FOR UPDATE SKIP LOCKED`);
+      if (empty.length === 0) return 0;
+      return tx.execute(sql`
+        DELETE FROM "Room" r
+        WHERE r."id" = ANY(${empty.map((row) => Number(row.id))}::int[])
+          AND NOT EXISTS (SELECT 1 FROM "Presence" p WHERE p."roomId" = r."id")`);
+    });
+  }
+
+  return { add, remove, getUsers, getAnonymousCount, prunePresences, pruneRooms };
+}
+
+function affectedRooms(rows: PresenceRow[]): Room[] {
+  const rooms = new Map<number, Room>();
+  for (const row of rows) {
+    const presence: Presence = toPresence(row);
+    if (!rooms.has(presence.roomId)) rooms.set(presence.roomId, { id: presence.roomId, channelName: row.roomName ?? '' });
+  }
+  return [...rooms.values()];
+}

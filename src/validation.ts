@@ -1,0 +1,48 @@
+import { PresenceError } from './errors.js';
+
+/** Longest room or channel name accepted (the original's column limit). */
+export const MAX_NAME_LENGTH = 255;
+
+/** Throws unless `value` is a non-empty string of at most 255 characters. */
+export function assertChannelName(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string') {
+    throw invalid(`${what} must be a string, got ${describe(value)}`);
+  }
+  if (value.length === 0) {
+    throw invalid(`${what} must not be empty`);
+  }
+  if (value.length > MAX_NAME_LENGTH) {
+    throw invalid(`${what} must be at most ${MAX_NAME_LENGTH} characters, got ${value.length}`);
+  }
+}
+
+/** User ids are stored as strings; `null` and `undefined` mean anonymous. */
+export function normalizeUserId(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' && value.length > 0 && value.length <= MAX_NAME_LENGTH) return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  throw invalid(
+    `userId must be a non-empty string of at most ${MAX_NAME_LENGTH} characters, an integer, null or undefined, got ${describe(value)}`,
+  );
+}
+
+/** Parses and checks a max age in seconds (number, or numeric string from the environment). */
+export function parseMaxAge(value: unknown, source = 'maxAge'): number {
+  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw invalid(`${source} must be a positive number of seconds, got ${describe(value)}`);
+  }
+  return seconds;
+}
+
+function invalid(message: string): PresenceError {
+  return new PresenceError('INVALID_ARGUMENT', message);
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
