@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient as PostgresClient } from '../generated/postgresql/client.js';
 import { PrismaClient as SqliteClient } from '../generated/sqlite/client.js';
+import { PresenceError } from '../errors.js';
 import type { PrismaClientLike } from './client.js';
 import type { DatabaseLocation } from './url.js';
 
@@ -39,8 +41,18 @@ export function adapterFactory(location: DatabaseLocation, pool: PoolOptions = {
   });
 }
 
-/** Opens a PrismaClient owned by prisma-presence, generated for the location's engine. */
+/**
+ * Opens a PrismaClient owned by prisma-presence, generated for the location's engine.
+ * A SQLite file must already exist (migrate creates it), so a mistyped path fails
+ * instead of leaving an empty database behind.
+ */
 export function openClient(location: DatabaseLocation, pool?: PoolOptions): PrismaClientLike {
+  if (location.dialect === 'sqlite' && !existsSync(location.path)) {
+    throw new PresenceError(
+      'MIGRATION_REQUIRED',
+      `SQLite database ${location.path} does not exist: run \`npx presence-admin migrate --database-url ${location.url}\` to create it`,
+    );
+  }
   const adapter = adapterFactory(location, pool);
   return location.dialect === 'sqlite' ? new SqliteClient({ adapter }) : new PostgresClient({ adapter });
 }

@@ -24,7 +24,7 @@ export function parseDatabaseUrl(url: unknown): DatabaseLocation {
   }
   throw new PresenceError(
     'UNSUPPORTED_DATABASE',
-    `Unsupported database URL "${redactPasswords(url)}": use file:<path> for SQLite or postgresql://user:password@host:port/database for PostgreSQL`,
+    `Unsupported database URL "${redactPasswords(url)}": use file:<path> for SQLite or postgresql://user@host:port/database for PostgreSQL`,
   );
 }
 

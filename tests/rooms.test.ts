@@ -1,0 +1,193 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPresence, type PresenceChangedEvent, type PresenceTracker } from '../src/index.ts';
+import { manualClock } from './support/clock.ts';
+import { inspect, migratedDatabase, roomNames, snapshot, testEngines, type Inspector } from './support/databases.ts';
+
+describe.each(testEngines())('rooms on %s', (engine) => {
+  let url: string;
+  let db: Inspector;
+  let clock: ReturnType<typeof manualClock>;
+  let presence: PresenceTracker;
+  let events: PresenceChangedEvent[];
+
+  beforeAll(async () => {
+    url = await migratedDatabase(engine);
+    db = await inspect(url);
+  });
+  afterAll(() => db.close());
+
+  beforeEach(async () => {
+    await db.rows('DELETE FROM "Presence"');
+    await db.rows('DELETE FROM "Room"');
+    clock = manualClock();
+    presence = createPresence({ databaseUrl: url, now: clock.now, maxAge: 60 });
+    events = [];
+    presence.on('changed', (event) => void events.push(event));
+  });
+  afterEach(() => presence.close());
+
+  describe('add', () => {
+    it('creates the room and the presence, and returns the room', async () => {
+      const room = await presence.rooms.add('lobby', 'chan.1', 'alice');
+      const [stored] = await db.rows<{ id: number; channelName: string }>('SELECT id, "channelName" FROM "Room"');
+      expect(room).toEqual({ id: Number(stored!.id), channelName: 'lobby' });
+      expect(await snapshot(db)).toEqual(['lobby/chan.1=alice']);
+    });
+
+    it('stores numeric user ids as strings and missing users as null', async () => {
+      await presence.rooms.add('lobby', 'chan.1', 42);
+      await presence.rooms.add('lobby', 'chan.2');
+      await presence.rooms.add('lobby', 'chan.3', null);
+      expect(await snapshot(db)).toEqual(['lobby/chan.1=42', 'lobby/chan.2=-', 'lobby/chan.3=-']);
+    });
+
+    it('reuses an existing room', async () => {
+      const first = await presence.rooms.add('lobby', 'chan.1');
+      const second = await presence.rooms.add('lobby', 'chan.2');
+      expect(second).toEqual(first);
+      expect(await roomNames(db)).toEqual(['lobby']);
+    });
+
+    it('puts one channel in several rooms', async () => {
+      await presence.rooms.add('lobby', 'chan.1', 'alice');
+      await presence.rooms.add('kitchen', 'chan.1', 'alice');
+      expect(await snapshot(db)).toEqual(['kitchen/chan.1=alice', 'lobby/chan.1=alice']);
+    });
+
+    it('is idempotent: a second add refreshes lastSeen and emits nothing', async () => {
+      await presence.rooms.add('lobby', 'chan.1', 'alice');
+      clock.advance(30);
+      await presence.rooms.add('lobby', 'chan.1', 'alice');
+      const rows = await db.rows<{ lastSeen: unknown }>('SELECT "lastSeen" FROM "Presence"');
+      expect(rows).toHaveLength(1);
+      expect(new Date(rows[0]!.lastSeen as string).toISOString()).toBe(clock.now().toISOString());
+      expect(events.filter((event) => event.added)).toHaveLength(1);
+    });
+
+    it('updates the user when the same channel is added with another user', async () => {
+      await presence.rooms.add('lobby', 'chan.1', 'alice');
+      await presence.rooms.add('lobby', 'chan.1', 'bob');
+      expect(await snapshot(db)).toEqual(['lobby/chan.1=bob']);
+      expect(await presence.rooms.getUsers('lobby')).toEqual(['bob']);
+    });
+
+    it('re-creates a room that was pruned after this process last used it', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      await db.rows('DELETE FROM "Presence"');
+      await db.rows('DELETE FROM "Room"');
+      const room = await presence.rooms.add('lobby', 'chan.2');
+      expect(await snapshot(db)).toEqual(['lobby/chan.2=-']);
+      expect(room.channelName).toBe('lobby');
+    });
+  });
+
+  describe('remove', () => {
+    it('removes only that channel from only that room', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      await presence.rooms.add('lobby', 'chan.2');
+      await presence.rooms.add('kitchen', 'chan.1');
+      await presence.rooms.remove('lobby', 'chan.1');
+      expect(await snapshot(db)).toEqual(['kitchen/chan.1=-', 'lobby/chan.2=-']);
+    });
+
+    it('is a no-op for an unknown room or channel', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      await presence.rooms.remove('nowhere', 'chan.1');
+      await presence.rooms.remove('lobby', 'chan.404');
+      expect(await snapshot(db)).toEqual(['lobby/chan.1=-']);
+      expect(events.filter((event) => event.removed)).toEqual([]);
+    });
+
+    it('keeps the room (pruneRooms removes it later)', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      await presence.rooms.remove('lobby', 'chan.1');
+      expect(await roomNames(db)).toEqual(['lobby']);
+    });
+  });
+
+  describe('getUsers and getAnonymousCount', () => {
+    it('lists distinct users, sorted, and counts anonymous connections', async () => {
+      await presence.rooms.add('lobby', 'chan.1', 'bob');
+      await presence.rooms.add('lobby', 'chan.2', 'alice');
+      await presence.rooms.add('lobby', 'chan.3', 'bob');
+      await presence.rooms.add('lobby', 'chan.4');
+      await presence.rooms.add('lobby', 'chan.5');
+      await presence.rooms.add('kitchen', 'chan.6', 'carol');
+      await presence.rooms.add('kitchen', 'chan.7');
+      expect(await presence.rooms.getUsers('lobby')).toEqual(['alice', 'bob']);
+      expect(await presence.rooms.getAnonymousCount('lobby')).toBe(2);
+      expect(await presence.rooms.getUsers('kitchen')).toEqual(['carol']);
+      expect(await presence.rooms.getAnonymousCount('kitchen')).toBe(1);
+    });
+
+    it('answers [] and 0 for an unknown room', async () => {
+      expect(await presence.rooms.getUsers('nowhere')).toEqual([]);
+      expect(await presence.rooms.getAnonymousCount('nowhere')).toBe(0);
+    });
+  });
+
+  describe('prunePresences', () => {
+    it('removes presences older than the max age and keeps the rest', async () => {
+      await presence.rooms.add('lobby', 'chan.old');
+      await presence.rooms.add('kitchen', 'chan.old2', 'alice');
+      clock.advance(45);
+      await presence.rooms.add('lobby', 'chan.new', 'bob');
+      clock.advance(30); // old ones are 75 s old, the new one 30 s
+      expect(await presence.rooms.prunePresences()).toBe(2);
+      expect(await snapshot(db)).toEqual(['lobby/chan.new=bob']);
+    });
+
+    it('keeps a presence exactly at the max age', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      clock.advance(60);
+      expect(await presence.rooms.prunePresences()).toBe(0);
+      clock.advance(0.001);
+      expect(await presence.rooms.prunePresences()).toBe(1);
+    });
+
+    it('takes a max age argument over the default', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      clock.advance(20);
+      expect(await presence.rooms.prunePresences(30)).toBe(0);
+      expect(await presence.rooms.prunePresences(10)).toBe(1);
+    });
+
+    it('spares a presence that was touched recently', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      clock.advance(50);
+      await presence.presences.touch('chan.1');
+      clock.advance(50);
+      expect(await presence.rooms.prunePresences()).toBe(0);
+    });
+
+    it('counts removals the same whether or not anyone listens', async () => {
+      const quiet = createPresence({ databaseUrl: url, now: clock.now });
+      await quiet.rooms.add('lobby', 'chan.1');
+      await quiet.rooms.add('lobby', 'chan.2');
+      clock.advance(61);
+      expect(await quiet.rooms.prunePresences()).toBe(2);
+      await quiet.close();
+    });
+  });
+
+  describe('pruneRooms', () => {
+    it('removes only rooms without presences', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      await presence.rooms.add('kitchen', 'chan.2');
+      await presence.rooms.add('attic', 'chan.3');
+      await presence.rooms.remove('kitchen', 'chan.2');
+      await presence.presences.leaveAll('chan.3');
+      expect(await presence.rooms.pruneRooms()).toBe(2);
+      expect(await roomNames(db)).toEqual(['lobby']);
+      expect(await presence.rooms.pruneRooms()).toBe(0);
+    });
+
+    it('lets a pruned room be joined again', async () => {
+      await presence.rooms.add('lobby', 'chan.1');
+      await presence.rooms.remove('lobby', 'chan.1');
+      await presence.rooms.pruneRooms();
+      await presence.rooms.add('lobby', 'chan.2');
+      expect(await snapshot(db)).toEqual(['lobby/chan.2=-']);
+    });
+  });
+});
