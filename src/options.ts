@@ -2,7 +2,7 @@ import type { PrismaClientLike } from './database/client.js';
 import type { PoolOptions } from './database/open.js';
 import { parseDatabaseUrl, type DatabaseLocation } from './database/url.js';
 import { PresenceError } from './errors.js';
-import { parseMaxAge } from './validation.js';
+import { parseMaxAge, parseMaxAgeText } from './validation.js';
 
 /** Options of `createPresence`; every field is optional. */
 export interface PresenceOptions {
@@ -43,7 +43,7 @@ export function resolveDatabaseUrl(explicit: string | undefined, env: Environmen
 export function resolveMaxAge(explicit: unknown, env: Environment = process.env): number {
   if (explicit !== undefined) return parseMaxAge(explicit);
   const fromEnv = nonEmpty(env.PRESENCE_MAX_AGE);
-  return fromEnv === undefined ? DEFAULT_MAX_AGE : parseMaxAge(fromEnv, 'PRESENCE_MAX_AGE');
+  return fromEnv === undefined ? DEFAULT_MAX_AGE : parseMaxAgeText(fromEnv, 'PRESENCE_MAX_AGE');
 }
 
 export function resolveOptions(options: PresenceOptions = {}, env: Environment = process.env): ResolvedOptions {

@@ -26,11 +26,19 @@ export function normalizeUserId(value: unknown): string | null {
   );
 }
 
-/** Parses and checks a max age in seconds (number, or numeric string from the environment). */
+/** Checks a max age in seconds given through the API: a positive finite number. */
 export function parseMaxAge(value: unknown, source = 'maxAge'): number {
-  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw invalid(`${source} must be a positive number of seconds, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Parses a max age written as text (environment variable, command-line flag). */
+export function parseMaxAgeText(text: string, source: string): number {
+  const seconds = text.trim() === '' ? Number.NaN : Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw invalid(`${source} must be a positive number of seconds, got ${describe(text)}`);
   }
   return seconds;
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PresenceError, redactPasswords } from '../errors.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_MAX_AGE } from '../options.js';
-import { parseMaxAge } from '../validation.js';
+import { parseMaxAgeText } from '../validation.js';
 import { migrateCommand, prunePresenceCommand, pruneRoomsCommand } from './commands.js';
 
 /** Exit codes of presence-admin. */
@@ -36,7 +36,7 @@ function databaseUrlOption(): Option {
 
 function parseMaxAgeOption(value: string): number {
   try {
-    return parseMaxAge(value, '--max-age');
+    return parseMaxAgeText(value, '--max-age');
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -44,13 +44,15 @@ function parseMaxAgeOption(value: string): number {
 
 /** Builds the commander program; each action prints the summary its command returns. */
 export function buildProgram(output: Output): Command {
+  // Commander echoes bad arguments verbatim (e.g. `unknown option '--databse-url=postgresql://app:pw@...'`).
+  const streams = { writeOut: output.out, writeErr: (text: string) => output.err(redactPasswords(text)) };
   const program = new Command('presence-admin')
     .description('Maintain prisma-presence tables: migrate them, prune stale presences and empty rooms.')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', ENVIRONMENT_HELP)
     .exitOverride()
-    .configureOutput({ writeOut: output.out, writeErr: output.err });
+    .configureOutput(streams);
 
   program
     .command('migrate')
@@ -73,7 +75,7 @@ export function buildProgram(output: Output): Command {
     .action(async (options) => output.out(`${await pruneRoomsCommand(options)}\n`));
 
   for (const command of program.commands) {
-    command.exitOverride().configureOutput({ writeOut: output.out, writeErr: output.err }).showHelpAfterError('(run with --help for usage)');
+    command.exitOverride().configureOutput(streams).showHelpAfterError('(run with --help for usage)');
   }
   return program;
 }

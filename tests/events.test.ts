@@ -1,0 +1,135 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPresence, type PresenceChangedEvent, type PresenceTracker } from '../src/index.ts';
+import { manualClock } from './support/clock.ts';
+import { inspect, migratedDatabase, testEngines, type Inspector } from './support/databases.ts';
+
+describe.each(testEngines())('changed events on %s', (engine) => {
+  let url: string;
+  let db: Inspector;
+  let clock: ReturnType<typeof manualClock>;
+  let presence: PresenceTracker;
+  let events: PresenceChangedEvent[];
+  const listener = (event: PresenceChangedEvent) => void events.push(event);
+
+  beforeAll(async () => {
+    url = await migratedDatabase(engine);
+    db = await inspect(url);
+  });
+  afterAll(() => db.close());
+  beforeEach(async () => {
+    await db.rows('DELETE FROM "Presence"');
+    await db.rows('DELETE FROM "Room"');
+    clock = manualClock();
+    presence = createPresence({ databaseUrl: url, now: clock.now, maxAge: 60 });
+    events = [];
+    presence.on('changed', listener);
+  });
+  afterEach(() => presence.close());
+
+  const presenceId = async (room: string, channel: string) => {
+    const [row] = await db.rows<{ id: number }>(
+      'SELECT p.id FROM "Presence" p JOIN "Room" r ON r.id = p."roomId" WHERE r."channelName" = ? AND p."channelName" = ?',
+      room,
+      channel,
+    );
+    return Number(row!.id);
+  };
+
+  it('add emits one event whose payload is the new presence and its room', async () => {
+    const room = await presence.rooms.add('lobby', 'chan.1', 7);
+    expect(events).toEqual([
+      {
+        room,
+        added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: clock.now() },
+        removed: null,
+        bulkChange: false,
+      },
+    ]);
+  });
+
+  it('re-adding a present channel, even with another user, emits nothing', async () => {
+    await presence.rooms.add('lobby', 'chan.1', 'alice');
+    await presence.rooms.add('lobby', 'chan.1', 'alice');
+    await presence.rooms.add('lobby', 'chan.1', 'bob');
+    expect(events).toHaveLength(1);
+  });
+
+  it('remove emits one event with the removed presence', async () => {
+    const room = await presence.rooms.add('lobby', 'chan.1', 'alice');
+    const id = await presenceId('lobby', 'chan.1');
+    events = [];
+    await presence.rooms.remove('lobby', 'chan.1');
+    expect(events).toEqual([
+      {
+        room,
+        added: null,
+        removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: clock.now() },
+        bulkChange: false,
+      },
+    ]);
+    await presence.rooms.remove('lobby', 'chan.1');
+    expect(events).toHaveLength(1);
+  });
+
+  it('leaveAll emits one removal per room the channel was in', async () => {
+    const lobby = await presence.rooms.add('lobby', 'chan.1');
+    const kitchen = await presence.rooms.add('kitchen', 'chan.1');
+    await presence.rooms.add('kitchen', 'chan.2');
+    events = [];
+    await presence.presences.leaveAll('chan.1');
+    const rooms = events.map((event) => event.room).sort((a, b) => a.id - b.id);
+    expect(rooms).toEqual([lobby, kitchen].sort((a, b) => a.id - b.id));
+    expect(events.every((event) => event.removed?.channelName === 'chan.1' && !event.added && !event.bulkChange)).toBe(true);
+  });
+
+  it('prunePresences emits one bulk change per affected room and none for untouched rooms', async () => {
+    const lobby = await presence.rooms.add('lobby', 'chan.1');
+    await presence.rooms.add('lobby', 'chan.2');
+    const kitchen = await presence.rooms.add('kitchen', 'chan.3');
+    clock.advance(90);
+    await presence.rooms.add('attic', 'chan.4');
+    events = [];
+    expect(await presence.rooms.prunePresences()).toBe(3);
+    const sorted = [...events].sort((a, b) => a.room.id - b.room.id);
+    expect(sorted).toEqual([
+      { room: lobby, added: null, removed: null, bulkChange: true },
+      { room: kitchen, added: null, removed: null, bulkChange: true },
+    ]);
+  });
+
+  it('nothing pruned, nothing emitted', async () => {
+    await presence.rooms.add('lobby', 'chan.1');
+    events = [];
+    await presence.rooms.prunePresences();
+    await presence.rooms.pruneRooms();
+    expect(events).toEqual([]);
+  });
+
+  it('off stops delivery', async () => {
+    presence.off('changed', listener);
+    await presence.rooms.add('lobby', 'chan.1');
+    expect(events).toEqual([]);
+  });
+
+  it('a throwing listener does not fail the operation; its error goes to error listeners', async () => {
+    const errors: Error[] = [];
+    presence.on('changed', () => {
+      throw new Error('listener broke');
+    });
+    presence.on('error', (error) => void errors.push(error));
+    await expect(presence.rooms.add('lobby', 'chan.1')).resolves.toMatchObject({ channelName: 'lobby' });
+    expect(errors.map((error) => error.message)).toEqual(['listener broke']);
+    expect(events).toHaveLength(1);
+  });
+
+  it('a rejecting async listener is reported to error listeners', async () => {
+    const errors: Error[] = [];
+    presence.on('changed', async () => {
+      throw new Error('async listener broke');
+    });
+    presence.on('error', (error) => void errors.push(error));
+    await presence.rooms.add('lobby', 'chan.1');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(errors.map((error) => error.message)).toEqual(['async listener broke']);
+  });
+});

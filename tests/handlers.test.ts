@@ -1,0 +1,102 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPresence, type PresenceTracker } from '../src/index.ts';
+import { manualClock } from './support/clock.ts';
+import { inspect, migratedDatabase, snapshot, testEngines, type Inspector } from './support/databases.ts';
+
+describe.each(testEngines())('handler wrappers on %s', (engine) => {
+  let url: string;
+  let db: Inspector;
+  let clock: ReturnType<typeof manualClock>;
+  let presence: PresenceTracker;
+
+  beforeAll(async () => {
+    url = await migratedDatabase(engine);
+    db = await inspect(url);
+  });
+  afterAll(() => db.close());
+  beforeEach(async () => {
+    await db.rows('DELETE FROM "Presence"');
+    await db.rows('DELETE FROM "Room"');
+    clock = manualClock();
+    presence = createPresence({ databaseUrl: url, now: clock.now });
+    await presence.rooms.add('lobby', 'chan.1');
+    clock.advance(30);
+  });
+  afterEach(() => presence.close());
+
+  const lastSeenOf = async (channel: string) => {
+    const [row] = await db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
+    return new Date(row!.lastSeen).toISOString();
+  };
+
+  describe('touchPresence', () => {
+    it('touches, then calls the handler with every argument and returns its result', async () => {
+      const calls: unknown[][] = [];
+      const onMessage = presence.touchPresence((channel: string, message: string, socket: { id: number }, extra: string) => {
+        calls.push([channel, message, socket, extra]);
+        return `handled ${message}`;
+      });
+      await expect(onMessage('chan.1', 'hello', { id: 1 }, 'x')).resolves.toBe('handled hello');
+      expect(calls).toEqual([['chan.1', 'hello', { id: 1 }, 'x']]);
+      expect(await lastSeenOf('chan.1')).toBe(clock.now().toISOString());
+    });
+
+    it.each([
+      ['a string', '"heartbeat"'],
+      ['a string with surrounding whitespace', ' "heartbeat"\n'],
+      ['a Buffer', Buffer.from('"heartbeat"')],
+      ['a Uint8Array', new TextEncoder().encode('"heartbeat"')],
+    ])('a heartbeat as %s touches and stops before the handler', async (_kind, message) => {
+      let called = false;
+      const onMessage = presence.touchPresence(() => {
+        called = true;
+      });
+      await expect(onMessage('chan.1', message)).resolves.toBeUndefined();
+      expect(called).toBe(false);
+      expect(await lastSeenOf('chan.1')).toBe(clock.now().toISOString());
+    });
+
+    it.each([['heartbeat'], ['"heartbeat!"'], ['{"type":"heartbeat"}'], [{ text: '"heartbeat"' }]])(
+      '%j is not a heartbeat: the handler runs',
+      async (message) => {
+        let received: unknown;
+        const onMessage = presence.touchPresence((_channel: string, payload: unknown) => {
+          received = payload;
+        });
+        await onMessage('chan.1', message);
+        expect(received).toEqual(message);
+      },
+    );
+
+    it('awaits an async handler and passes its rejection through', async () => {
+      const onMessage = presence.touchPresence(async () => {
+        throw new Error('handler failed');
+      });
+      await expect(onMessage('chan.1', 'hello')).rejects.toThrow('handler failed');
+      expect(await lastSeenOf('chan.1')).toBe(clock.now().toISOString());
+    });
+
+    it('rejects without calling the handler when the channel name is invalid', async () => {
+      let called = false;
+      const onMessage = presence.touchPresence(() => {
+        called = true;
+      });
+      await expect(onMessage('', 'hello')).rejects.toMatchObject({ name: 'PresenceError', code: 'INVALID_ARGUMENT' });
+      expect(called).toBe(false);
+    });
+  });
+
+  describe('removePresence', () => {
+    it('leaves every room before the handler runs, then returns its result', async () => {
+      await presence.rooms.add('kitchen', 'chan.1');
+      await presence.rooms.add('kitchen', 'chan.2');
+      let seenByHandler: string[] = [];
+      const onDisconnect = presence.removePresence(async (channel: string, code: number) => {
+        seenByHandler = await snapshot(db);
+        return `${channel} closed ${code}`;
+      });
+      await expect(onDisconnect('chan.1', 1000)).resolves.toBe('chan.1 closed 1000');
+      expect(seenByHandler).toEqual(['kitchen/chan.2=-']);
+    });
+  });
+});
