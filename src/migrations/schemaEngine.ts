@@ -33,7 +33,7 @@ function loadWasm(): Promise<void> {
     const bindingsPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg');
     const wasmPath = join(dirname(bindingsPath), 'schema_engine_bg.wasm');
     const module = await wasm.compile(await readFile(wasmPath));
-    const instance = new wasm.Instance(module, { './schema_engine_bg.js': bg });
+    const instance = new wasm.Instance(module, { './schema_engine_bg.js': withUnrefTimers(bg) });
     bg.__wbg_set_wasm(instance.exports);
     (instance.exports as { __wbindgen_start?: () => void }).__wbindgen_start?.();
   })();
@@ -77,4 +77,22 @@ function trackConnections(
     connect: () => remember(factory.connect()),
     connectToShadowDb: () => remember(factory.connectToShadowDb()),
   };
+}
+
+/**
+ * The engine arms a 10-second timer it never clears; left as it is, that timer keeps
+ * a finished `migrate` process alive. Unref'd timers still fire, but do not hold Node.
+ */
+function withUnrefTimers(bindings: typeof bg): Record<string, unknown> {
+  const imports: Record<string, unknown> = { ...bindings };
+  for (const [name, value] of Object.entries(bindings)) {
+    if (name.startsWith('__wbg_setTimeout_') && typeof value === 'function') {
+      imports[name] = (...args: unknown[]) => {
+        const timer = (value as (...args: unknown[]) => unknown)(...args);
+        (timer as { unref?: () => void } | undefined)?.unref?.();
+        return timer;
+      };
+    }
+  }
+  return imports;
 }

@@ -1,0 +1,166 @@
+// The installed entry point, bin/presence-admin.js, run as a real process: exit codes,
+// what reaches stdout and stderr, and the cwd-relative default database. It runs the
+// compiled dist/ (`npx tsc -p tsconfig.build.json`; npm test does it first).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPresence } from '../src/index.ts';
+import { emptyDatabase, inspect, roomNames, snapshot, testEngines } from './support/databases.ts';
+
+const BIN = resolve('bin', 'presence-admin.js');
+const UNREACHABLE = 'postgresql://app:s3cr3t-pw@127.0.0.1:1/app';
+
+interface BinResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'presence-bin-'));
+  tempDirs.push(dir);
+  return dir;
+}
+afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/**
+ * Runs `node bin/presence-admin.js ...args` in `cwd` (a fresh temp dir by default) with
+ * only PATH from this environment plus `env`: no DATABASE_URL, PRESENCE_* or DEBUG leak in.
+ */
+function presenceAdmin(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<BinResult> {
+  const started = Date.now();
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { cwd: options.cwd ?? tempDir(), env: { PATH: process.env.PATH ?? '', ...options.env }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        done({ code, stdout, stderr, ms: Date.now() - started });
+      },
+    );
+  });
+}
+
+/** What a successful command prints: exit 0, one summary line on stdout, nothing on stderr. */
+function summary(line: string) {
+  return { code: 0, stdout: `${line}\n`, stderr: '' };
+}
+
+const outcome = ({ code, stdout, stderr }: BinResult) => ({ code, stdout, stderr });
+
+function initMigration(engine: 'sqlite' | 'postgresql'): string {
+  const names = readdirSync(join('prisma', engine, 'migrations'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name);
+  expect(names).toEqual([expect.stringMatching(/^\d{14}_init$/)]);
+  return names[0]!;
+}
+
+beforeAll(() => {
+  if (!existsSync(resolve('dist', 'cli', 'main.js'))) {
+    throw new Error('dist/cli/main.js is missing: run `npx tsc -p tsconfig.build.json` (npm test does it) before this file');
+  }
+});
+
+describe('bin/presence-admin.js', () => {
+  it('--help prints the usage on stdout and exits 0', async () => {
+    const result = await presenceAdmin(['--help']);
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/^Usage: presence-admin \[options\] \[command\]\n/);
+    expect(result.stdout).toContain('\n  * * * * * cd /srv/app && npx presence-admin prune-presence && npx presence-admin prune-rooms\n');
+  });
+
+  it("--version prints package.json's version", async () => {
+    const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    expect(outcome(await presenceAdmin(['--version']))).toEqual(summary(version));
+  });
+
+  it('exits 2 on an unknown command, with the message on stderr', async () => {
+    expect(outcome(await presenceAdmin(['prune-everything']))).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: "error: unknown command 'prune-everything'\n(run with --help for usage)\n",
+    });
+  });
+
+  it('creates presence.db in the working directory when no URL is given', async () => {
+    const cwd = tempDir();
+    expect(outcome(await presenceAdmin(['migrate'], { cwd }))).toEqual(summary(`Applied 1 migration: ${initMigration('sqlite')}`));
+    const db = await inspect(`file:${join(cwd, 'presence.db')}`);
+    try {
+      expect(await db.rows('SELECT * FROM "Room"')).toEqual([]);
+    } finally {
+      await db.close();
+    }
+    expect(outcome(await presenceAdmin(['prune-rooms'], { cwd }))).toEqual(summary('Pruned 0 empty rooms'));
+  });
+
+  describe.each(['migrate', 'prune-presence', 'prune-rooms'])('%s against an unreachable PostgreSQL server', (command) => {
+    it('exits 1 within seconds with one "Error:" line on stderr, no stack trace and no password', async () => {
+      const result = await presenceAdmin([command, '--database-url', UNREACHABLE]);
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 1, stdout: '' });
+      expect(result.stderr).toMatch(/^Error: [^\n]*Can't reach database server at `?127\.0\.0\.1:1[^\n]*\n$/);
+      expect(result.stderr).not.toContain('s3cr3t-pw');
+      expect(result.ms).toBeLessThan(10_000);
+    });
+
+    it('prints the stack trace with DEBUG=1, still without the password', async () => {
+      const result = await presenceAdmin([command, '--database-url', UNREACHABLE], { env: { DEBUG: '1' } });
+      expect({ code: result.code, stdout: result.stdout }).toEqual({ code: 1, stdout: '' });
+      const [first, ...rest] = result.stderr.trimEnd().split('\n');
+      expect(first).toMatch(/^Error: /);
+      expect(rest[0]).toMatch(/^PresenceError: /);
+      expect(rest.filter((line) => /^ {4}at /.test(line)).length).toBeGreaterThan(0);
+      expect(result.stderr).not.toContain('s3cr3t-pw');
+    });
+  });
+});
+
+describe.each(testEngines())('bin/presence-admin.js on %s', (engine) => {
+  it('migrates, prunes stale presences, then prunes the emptied room, one summary line each', async () => {
+    const url = await emptyDatabase(engine);
+    const cli = async (...args: string[]) => outcome(await presenceAdmin([...args, '--database-url', url]));
+
+    expect(await cli('migrate')).toEqual(summary(`Applied 1 migration: ${initMigration(engine)}`));
+
+    const stale = createPresence({ databaseUrl: url, now: () => new Date(Date.now() - 120_000) });
+    await stale.rooms.add('lobby', 'chan.old');
+    await stale.rooms.add('kitchen', 'chan.old');
+    await stale.close();
+    const fresh = createPresence({ databaseUrl: url });
+    await fresh.rooms.add('lobby', 'chan.new', 'alice');
+    await fresh.close();
+
+    expect(await cli('prune-presence')).toEqual(summary('Pruned 2 presences from 2 rooms'));
+    expect(await cli('prune-rooms')).toEqual(summary('Pruned 1 empty room'));
+
+    const db = await inspect(url);
+    try {
+      expect(await snapshot(db)).toEqual(['lobby/chan.new=alice']);
+      expect(await roomNames(db)).toEqual(['lobby']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('reads the database URL and max age from the environment', async () => {
+    const url = await emptyDatabase(engine);
+    expect(outcome(await presenceAdmin(['migrate'], { env: { DATABASE_URL: url } }))).toEqual(
+      summary(`Applied 1 migration: ${initMigration(engine)}`),
+    );
+    const presence = createPresence({ databaseUrl: url, now: () => new Date(Date.now() - 90_000) });
+    await presence.rooms.add('lobby', 'chan.90s');
+    await presence.close();
+
+    const env = { PRESENCE_DATABASE_URL: url, DATABASE_URL: 'mysql://user:hunter2@db/app', PRESENCE_MAX_AGE: '120' };
+    expect(outcome(await presenceAdmin(['prune-presence'], { env }))).toEqual(summary('Pruned 0 presences from 0 rooms'));
+    expect(outcome(await presenceAdmin(['prune-presence'], { env: { ...env, PRESENCE_MAX_AGE: '60' } }))).toEqual(
+      summary('Pruned 1 presence from 1 room'),
+    );
+  });
+});
