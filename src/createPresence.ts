@@ -29,7 +29,10 @@ export interface PresenceTracker {
   ): (channelName: string, message: any, ...rest: Rest) => Promise<Awaited<R> | undefined>;
   /** Wraps a disconnect handler `(channelName, ...rest)`: leaves every room, then runs the handler. */
   removePresence<Rest extends unknown[], R>(handler: DisconnectHandler<Rest, R>): (channelName: string, ...rest: Rest) => Promise<Awaited<R>>;
-  /** Stops the tracker; disconnects the database if the tracker opened it. Safe to call twice. */
+  /**
+   * Waits for async `changed` listeners still running, then stops the tracker and
+   * disconnects the database if the tracker opened it. Safe to call twice.
+   */
   close(): Promise<void>;
 }
 
@@ -63,7 +66,11 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     },
     touchPresence: (handler) => wrapTouch(presences, handler),
     removePresence: (handler) => wrapRemove(presences, handler),
-    close: () => db.close(),
+    async close() {
+      // Async `changed` listeners often query presence: let them finish first.
+      await events.settle();
+      await db.close();
+    },
   };
   return tracker;
 }

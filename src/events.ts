@@ -38,11 +38,23 @@ export class PresenceEvents {
     for (const listener of [...this.listeners[event]]) {
       try {
         const result = listener(payload);
-        if (result instanceof Promise) result.catch((error: unknown) => this.fail(event, error));
+        if (result instanceof Promise) this.track(result.catch((error: unknown) => this.fail(event, error)));
       } catch (error) {
         this.fail(event, error);
       }
     }
+  }
+
+  /** Waits for async listeners still running (and for any they set off). */
+  async settle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private readonly pending = new Set<Promise<void>>();
+
+  private track(running: Promise<void>): void {
+    this.pending.add(running);
+    void running.finally(() => this.pending.delete(running));
   }
 
   private fail(event: PresenceEventName, error: unknown): void {

@@ -12,6 +12,6 @@ export interface MigrateOptions {
  * database lacks (what `presence-admin migrate` runs). Returns the names it applied;
  * `[]` when the database is up to date.
  */
-export function migrate(options: MigrateOptions = {}): Promise<string[]> {
+export async function migrate(options: MigrateOptions = {}): Promise<string[]> {
   return applyMigrations(parseDatabaseUrl(resolveDatabaseUrl(options.databaseUrl)));
 }

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { adapterFactory } from '../database/open.js';
 import { displayUrl, type DatabaseLocation } from '../database/url.js';
 import { PresenceError } from '../errors.js';
@@ -27,6 +28,7 @@ export async function applyMigrations(location: DatabaseLocation): Promise<strin
       migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: sql } },
     })),
   };
+  if (location.dialect === 'sqlite') mkdirSync(dirname(location.path), { recursive: true });
   try {
     const output = await withSchemaEngine(adapterFactory(location, { max: 1 }), datamodels, (engine) =>
       engine.applyMigrations({ migrationsList, filters: NO_FILTERS }),

@@ -1,0 +1,415 @@
+// The shipped schema and migrations: the models stay in sync across providers, the
+// bundled migrations build exactly what Prisma's engine derives from the models, and
+// `migrate` behaves like `prisma migrate deploy`. Every assertion about the database
+// goes through the raw drivers (better-sqlite3, pg), never through prisma-presence.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { mockMigrationAwareAdapterFactory } from '@prisma/driver-adapter-utils';
+import { describe, expect, it } from 'vitest';
+import { migrate, PresenceError } from '../src/index.ts';
+import { withSchemaEngine } from '../src/migrations/schemaEngine.ts';
+import { emptyDatabase, inspect, migratedDatabase, testEngines, type Engine, type Inspector } from './support/databases.ts';
+
+const PRISMA_DIR = fileURLToPath(new URL('../prisma/', import.meta.url));
+const PROVIDERS = ['sqlite', 'postgresql'] as const;
+
+// ---------------------------------------------------------------------------------------
+// The shipped files, read straight from disk.
+
+const providerDir = (provider: Engine) => join(PRISMA_DIR, provider);
+const migrationsDir = (provider: Engine) => join(providerDir(provider), 'migrations');
+
+/** The provider's migration folders in the order Prisma applies them (by name). */
+function migrationNames(provider: Engine): string[] {
+  return readdirSync(migrationsDir(provider), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
+}
+
+const migrationFile = (provider: Engine, name: string) => readFileSync(join(migrationsDir(provider), name, 'migration.sql'));
+
+/** The provider's schema files as Prisma's engine takes them. */
+function schemaFiles(provider: Engine): { path: string; content: string }[] {
+  return ['schema.prisma', 'models.prisma'].map((file) => {
+    const path = join(providerDir(provider), file);
+    return { path, content: readFileSync(path, 'utf8') };
+  });
+}
+
+/** What `prisma migrate diff --from-empty --to-schema <provider> --script` prints, from the engine itself. */
+async function engineScriptFromEmpty(provider: Engine): Promise<string> {
+  const files = schemaFiles(provider);
+  const { stdout } = await withSchemaEngine(
+    mockMigrationAwareAdapterFactory('sqlite'),
+    files.map(({ path, content }) => [path, content]),
+    (engine) =>
+      engine.diff({
+        from: { tag: 'empty' },
+        to: { tag: 'schemaDatamodel', files },
+        script: true,
+        exitCode: null,
+        filters: { externalTables: [], externalEnums: [] },
+      } as Parameters<typeof engine.diff>[0]) as Promise<{ stdout: string }>,
+  );
+  return stdout;
+}
+
+// ---------------------------------------------------------------------------------------
+// Raw-driver helpers.
+
+/** Runs a multi-statement SQL script on the database. */
+async function runScript(url: string, script: string): Promise<void> {
+  if (url.startsWith('file:')) {
+    const db = new Database(url.slice('file:'.length));
+    try {
+      db.exec(script);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(script);
+  } finally {
+    await client.end();
+  }
+}
+
+async function withInspector<T>(url: string, work: (db: Inspector) => Promise<T>): Promise<T> {
+  const db = await inspect(url);
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** The tables of the database, sorted (SQLite's own sqlite_* tables left out). */
+async function tableNames(db: Inspector, engine: Engine): Promise<string[]> {
+  const rows =
+    engine === 'sqlite'
+      ? await db.rows<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+      : await db.rows<{ name: string }>(
+          "SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()",
+        );
+  return rows.map((row) => row.name).sort();
+}
+
+interface IndexShape {
+  table: string;
+  name: string;
+  unique: boolean;
+  columns: string[];
+}
+
+interface ForeignKeyShape {
+  table: string;
+  columns: string[];
+  refTable: string;
+  refColumns: string[];
+  onDelete: string;
+  onUpdate: string;
+}
+
+/** What the database holds for `tables`, as introspected: columns, secondary indexes and foreign keys. */
+interface SchemaShape {
+  tables: string[];
+  /** `Table.column TYPE [NOT NULL] [PRIMARY KEY] [DEFAULT x]`, plus `Table AUTOINCREMENT` on SQLite. */
+  columns: string[];
+  /** Every index except the primary key's. */
+  indexes: IndexShape[];
+  foreignKeys: ForeignKeyShape[];
+}
+
+const byTableAndName = (a: { table: string; name?: string; columns: string[] }, b: { table: string; name?: string; columns: string[] }) =>
+  `${a.table}/${a.name ?? a.columns.join(',')}`.localeCompare(`${b.table}/${b.name ?? b.columns.join(',')}`);
+
+async function schemaShape(db: Inspector, engine: Engine, tables: string[]): Promise<SchemaShape> {
+  return engine === 'sqlite' ? sqliteShape(db, tables) : postgresShape(db, tables);
+}
+
+async function sqliteShape(db: Inspector, tables: string[]): Promise<SchemaShape> {
+  const shape: SchemaShape = { tables: [...tables].sort(), columns: [], indexes: [], foreignKeys: [] };
+  for (const table of shape.tables) {
+    const [definition] = await db.rows<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", table);
+    if (/\bAUTOINCREMENT\b/i.test(definition?.sql ?? '')) shape.columns.push(`${table} AUTOINCREMENT`);
+    const columns = await db.rows<{ name: string; type: string; notnull: number; dflt_value: string | null; pk: number }>(
+      'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)',
+      table,
+    );
+    for (const column of columns) shape.columns.push(columnText(table, column.name, column.type, !!column.notnull, column.pk > 0, column.dflt_value));
+    const indexes = await db.rows<{ name: string; unique: number; origin: string }>('SELECT name, "unique", origin FROM pragma_index_list(?)', table);
+    for (const index of indexes.filter((index) => index.origin !== 'pk')) {
+      const columns = await db.rows<{ name: string }>('SELECT name FROM pragma_index_info(?) ORDER BY seqno', index.name);
+      shape.indexes.push({ table, name: index.name, unique: !!index.unique, columns: columns.map((column) => column.name) });
+    }
+    const references = await db.rows<{ id: number; table: string; from: string; to: string; on_update: string; on_delete: string }>(
+      'SELECT id, "table", "from", "to", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq',
+      table,
+    );
+    for (const id of [...new Set(references.map((reference) => reference.id))]) {
+      const parts = references.filter((reference) => reference.id === id);
+      shape.foreignKeys.push({
+        table,
+        columns: parts.map((part) => part.from),
+        refTable: parts[0]!.table,
+        refColumns: parts.map((part) => part.to),
+        onDelete: parts[0]!.on_delete,
+        onUpdate: parts[0]!.on_update,
+      });
+    }
+  }
+  shape.columns.sort();
+  shape.indexes.sort(byTableAndName);
+  shape.foreignKeys.sort(byTableAndName);
+  return shape;
+}
+
+const PG_ACTIONS = "CASE %s WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END";
+const pgColumnNames = (table: string, keys: string) =>
+  `array(SELECT a.attname::text FROM unnest(${keys}) WITH ORDINALITY k(num, ord) JOIN pg_attribute a ON a.attrelid = ${table} AND a.attnum = k.num ORDER BY k.ord)`;
+
+async function postgresShape(db: Inspector, tables: string[]): Promise<SchemaShape> {
+  const wanted = new Set(tables);
+  const inScope = "n.nspname = current_schema()";
+  const columns = await db.rows<{ table: string; name: string; type: string; notNull: boolean; primaryKey: boolean; default: string | null }>(`
+    SELECT c.relname AS "table", a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY (i.indkey)) AS "primaryKey",
+      pg_get_expr(d.adbin, d.adrelid) AS "default"
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE ${inScope} AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped`);
+  const indexes = await db.rows<IndexShape>(`
+    SELECT t.relname AS "table", i.relname AS name, x.indisunique AS "unique", ${pgColumnNames('t.oid', 'x.indkey')} AS columns
+    FROM pg_index x
+    JOIN pg_class t ON t.oid = x.indrelid
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE ${inScope} AND NOT x.indisprimary`);
+  const foreignKeys = await db.rows<ForeignKeyShape>(`
+    SELECT t.relname AS "table", ${pgColumnNames('c.conrelid', 'c.conkey')} AS columns,
+      r.relname AS "refTable", ${pgColumnNames('c.confrelid', 'c.confkey')} AS "refColumns",
+      ${PG_ACTIONS.replace('%s', 'c.confdeltype')} AS "onDelete", ${PG_ACTIONS.replace('%s', 'c.confupdtype')} AS "onUpdate"
+    FROM pg_constraint c
+    JOIN pg_class t ON t.oid = c.conrelid
+    JOIN pg_class r ON r.oid = c.confrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    WHERE ${inScope} AND c.contype = 'f'`);
+  return {
+    tables: [...tables].sort(),
+    columns: columns
+      .filter((column) => wanted.has(column.table))
+      .map((column) => columnText(column.table, column.name, column.type, column.notNull, column.primaryKey, column.default))
+      .sort(),
+    indexes: indexes.filter((index) => wanted.has(index.table)).sort(byTableAndName),
+    foreignKeys: foreignKeys.filter((key) => wanted.has(key.table)).sort(byTableAndName),
+  };
+}
+
+function columnText(table: string, name: string, type: string, notNull: boolean, primaryKey: boolean, defaultValue: string | null): string {
+  return [`${table}.${name} ${type}`, notNull && 'NOT NULL', primaryKey && 'PRIMARY KEY', defaultValue !== null && `DEFAULT ${defaultValue}`]
+    .filter(Boolean)
+    .join(' ');
+}
+
+const PRESENCE_TABLES = ['Presence', 'Room'];
+
+/** Everything a later `migrate` could change: the presence tables and the migration history. */
+async function databaseState(url: string, engine: Engine) {
+  return withInspector(url, async (db) => ({
+    tables: await tableNames(db, engine),
+    shape: await schemaShape(db, engine, [...PRESENCE_TABLES, '_prisma_migrations']),
+    history: await db.rows('SELECT * FROM "_prisma_migrations" ORDER BY migration_name'),
+  }));
+}
+
+async function rejection(promise: Promise<unknown>): Promise<PresenceError> {
+  const error = await promise.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error).toBeInstanceOf(PresenceError);
+  return error as PresenceError;
+}
+
+// ---------------------------------------------------------------------------------------
+
+describe('shipped schema files', () => {
+  it.each(PROVIDERS)('prisma/%s/models.prisma is a byte copy of prisma/models.prisma', (provider) => {
+    const source = readFileSync(join(PRISMA_DIR, 'models.prisma'));
+    const copy = readFileSync(join(providerDir(provider), 'models.prisma'));
+    expect(copy.equals(source), `prisma/${provider}/models.prisma differs from prisma/models.prisma: run \`npm run prisma:generate\``).toBe(true);
+  });
+
+  it.each(PROVIDERS)('the %s migration_lock.toml names its own provider', (provider) => {
+    const lockfile = readFileSync(join(migrationsDir(provider), 'migration_lock.toml'), 'utf8');
+    expect(lockfile).toMatch(new RegExp(`^provider = "${provider}"$`, 'm'));
+  });
+
+  it.each(PROVIDERS)("the %s init migration is exactly the engine's script from an empty database to the current models", async (provider) => {
+    const names = migrationNames(provider);
+    expect(
+      names,
+      'This text comparison holds only while the init migration is the only one. Later migrations are checked by ' +
+        '"the bundled migrations build the schema the engine derives from the current models"; restrict this test to the init migration.',
+    ).toHaveLength(1);
+    const bundled = names.map((name) => migrationFile(provider, name).toString('utf8')).join('');
+    expect(bundled, `prisma/${provider}/migrations no longer matches the models: run \`npm run migration:create -- <name>\``).toBe(
+      await engineScriptFromEmpty(provider),
+    );
+  });
+});
+
+describe('migrate with an unsupported database URL', () => {
+  it('rejects a mysql URL with UNSUPPORTED_DATABASE and keeps the password out of the message', async () => {
+    let migrating: Promise<string[]> | undefined;
+    expect(() => {
+      migrating = migrate({ databaseUrl: 'mysql://u:pw@h/db' });
+    }, 'migrate must report a bad URL as a rejected promise, not throw synchronously').not.toThrow();
+    const error = await rejection(migrating!);
+    expect(error.code).toBe('UNSUPPORTED_DATABASE');
+    expect(error.message).toContain('mysql://');
+    expect(error.message).not.toContain(':pw@');
+  });
+});
+
+describe.each(testEngines())('migrations on %s', (engine) => {
+  const expectedNames = migrationNames(engine);
+
+  it('the bundled migrations build the schema the engine derives from the current models', async () => {
+    const migratedUrl = await migratedDatabase(engine);
+    const derivedUrl = await emptyDatabase(engine);
+    await runScript(derivedUrl, await engineScriptFromEmpty(engine));
+
+    const migrated = await withInspector(migratedUrl, (db) => schemaShape(db, engine, PRESENCE_TABLES));
+    const derived = await withInspector(derivedUrl, async (db) => {
+      expect(await tableNames(db, engine)).toEqual(PRESENCE_TABLES);
+      return schemaShape(db, engine, PRESENCE_TABLES);
+    });
+    expect(derived.columns.length).toBeGreaterThan(0);
+    expect(migrated).toEqual(derived);
+  });
+
+  it('migrate on an empty database applies every bundled migration, then a second run applies none and changes nothing', async () => {
+    const url = await emptyDatabase(engine);
+    expect(await migrate({ databaseUrl: url })).toEqual(expectedNames);
+    const afterFirst = await databaseState(url, engine);
+    expect(afterFirst.tables).toEqual([...PRESENCE_TABLES, '_prisma_migrations']);
+
+    expect(await migrate({ databaseUrl: url })).toEqual([]);
+    expect(await databaseState(url, engine)).toEqual(afterFirst);
+  });
+
+  it('migrate records each migration in _prisma_migrations as prisma migrate deploy does', async () => {
+    const url = await migratedDatabase(engine);
+    const rows = await withInspector(url, (db) =>
+      db.rows<{ migration_name: string; checksum: string; finished_at: unknown; rolled_back_at: unknown; applied_steps_count: unknown; started_at: unknown; logs: unknown; id: string }>(
+        'SELECT * FROM "_prisma_migrations" ORDER BY migration_name',
+      ),
+    );
+    expect(rows.map((row) => row.migration_name)).toEqual(expectedNames);
+    for (const row of rows) {
+      const sha256 = createHash('sha256').update(migrationFile(engine, row.migration_name)).digest('hex');
+      expect(row, row.migration_name).toMatchObject({ checksum: sha256, rolled_back_at: null, logs: null });
+      expect(Number(row.applied_steps_count), row.migration_name).toBe(1);
+      expect(row.finished_at, row.migration_name).not.toBeNull();
+      expect(row.started_at, row.migration_name).not.toBeNull();
+      expect(row.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    }
+  });
+
+  it('migrate creates _prisma_migrations with the columns prisma migrate deploy creates', async () => {
+    const url = await migratedDatabase(engine);
+    const { columns } = await withInspector(url, (db) => schemaShape(db, engine, ['_prisma_migrations']));
+    // The table definition of Prisma's native schema engine for each provider.
+    const expected =
+      engine === 'sqlite'
+        ? [
+            'id TEXT NOT NULL PRIMARY KEY',
+            'checksum TEXT NOT NULL',
+            'finished_at DATETIME',
+            'migration_name TEXT NOT NULL',
+            'logs TEXT',
+            'rolled_back_at DATETIME',
+            'started_at DATETIME NOT NULL DEFAULT current_timestamp',
+            'applied_steps_count INTEGER UNSIGNED NOT NULL DEFAULT 0',
+          ]
+        : [
+            'id character varying(36) NOT NULL PRIMARY KEY',
+            'checksum character varying(64) NOT NULL',
+            'finished_at timestamp with time zone',
+            'migration_name character varying(255) NOT NULL',
+            'logs text',
+            'rolled_back_at timestamp with time zone',
+            'started_at timestamp with time zone NOT NULL DEFAULT now()',
+            'applied_steps_count integer NOT NULL DEFAULT 0',
+          ];
+    expect(columns).toEqual(expected.map((column) => `_prisma_migrations.${column}`).sort());
+  });
+
+  it('the migrated tables have the unique and lookup indexes and the cascading foreign key of the models', async () => {
+    const url = await migratedDatabase(engine);
+    const shape = await withInspector(url, (db) => schemaShape(db, engine, PRESENCE_TABLES));
+    expect(shape.indexes).toEqual([
+      { table: 'Presence', name: 'Presence_channelName_idx', unique: false, columns: ['channelName'] },
+      { table: 'Presence', name: 'Presence_lastSeen_idx', unique: false, columns: ['lastSeen'] },
+      { table: 'Presence', name: 'Presence_roomId_channelName_key', unique: true, columns: ['roomId', 'channelName'] },
+      { table: 'Room', name: 'Room_channelName_key', unique: true, columns: ['channelName'] },
+    ]);
+    expect(shape.foreignKeys).toEqual([
+      { table: 'Presence', columns: ['roomId'], refTable: 'Room', refColumns: ['id'], onDelete: 'CASCADE', onUpdate: 'CASCADE' },
+    ]);
+  });
+
+  it('migrate refuses a database that has other tables but no migration history (P3005) and writes nothing', async () => {
+    const url = await emptyDatabase(engine);
+    await runScript(url, 'CREATE TABLE "Other" ("id" INTEGER PRIMARY KEY, "note" TEXT); INSERT INTO "Other" VALUES (1, \'kept\');');
+
+    const error = await rejection(migrate({ databaseUrl: url }));
+    expect(error.code).toBe('MIGRATION_FAILED');
+    expect(error.message).toContain('P3005');
+    expect(error.message).toMatch(/schema is not empty/i);
+
+    await withInspector(url, async (db) => {
+      expect(await tableNames(db, engine)).toEqual(['Other']);
+      expect(await db.rows('SELECT "id", "note" FROM "Other"')).toEqual([{ id: 1, note: 'kept' }]);
+    });
+  });
+
+  if (engine === 'sqlite') {
+    it('migrate releases the SQLite file: another connection writes to it within 1 s, after applying and after a no-op run', async () => {
+      const url = await emptyDatabase(engine);
+      const path = url.slice('file:'.length);
+      const writeRoom = (name: string) => {
+        const db = new Database(path, { timeout: 1000 });
+        try {
+          const started = performance.now();
+          db.prepare('INSERT INTO "Room" ("channelName") VALUES (?)').run(name);
+          return performance.now() - started;
+        } finally {
+          db.close();
+        }
+      };
+
+      await migrate({ databaseUrl: url });
+      expect(writeRoom('after-apply')).toBeLessThan(1000);
+      await migrate({ databaseUrl: url });
+      expect(writeRoom('after-no-op')).toBeLessThan(1000);
+      await withInspector(url, async (db) =>
+        expect((await db.rows<{ channelName: string }>('SELECT "channelName" FROM "Room" ORDER BY id')).map((row) => row.channelName)).toEqual([
+          'after-apply',
+          'after-no-op',
+        ]),
+      );
+    });
+  }
+});

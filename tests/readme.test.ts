@@ -1,0 +1,36 @@
+// Every JavaScript snippet in the README that needs nothing but prisma-presence runs as
+// pasted: saved as an .mjs file inside this package (so `import 'prisma-presence'`
+// resolves to the built package by self-reference), run by node in a folder where
+// `presence-admin migrate` has created ./presence.db.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url).pathname;
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const snippets = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]!);
+const selfContained = snippets.filter((code) => [...code.matchAll(/from '([^']+)'/g)].every(([, module]) => module === 'prisma-presence' || module!.startsWith('node:')));
+const scratch = join(root, '.readme-snippets');
+
+describe('README snippets', () => {
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('has runnable snippets to check', () => {
+    expect(selfContained.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it.each(selfContained.map((code, i) => [i + 1, code] as const))('snippet %i runs as pasted', async (i, code) => {
+    mkdirSync(scratch, { recursive: true });
+    const file = join(scratch, `snippet-${i}.mjs`);
+    writeFileSync(file, code);
+    const cwd = mkdtempSync(join(tmpdir(), 'presence-readme-'));
+    const env = { PATH: process.env.PATH ?? '' };
+    await run(process.execPath, [join(root, 'bin', 'presence-admin.js'), 'migrate'], { cwd, env });
+    const { stderr } = await run(process.execPath, [file], { cwd, env, timeout: 20_000 });
+    expect(stderr).toBe('');
+  });
+});
