@@ -99,8 +99,10 @@ describe.each(testEngines())('concurrency on %s', (engine) => {
   it('4 writers and a pruner in a tight loop: no error, nothing lost, events exact', async () => {
     const url = await migratedDatabase(engine);
     const pruner = startWorker({ ...writerConfig(url, 99, 0), role: 'pruner' });
+    const started = Date.now();
     const writers = [1, 2, 3, 4].map((id) => startWorker(writerConfig(url, id, 800)));
     const codes = await Promise.all(writers.map((writer) => writer.exited));
+    const seconds = (Date.now() - started) / 1000;
     await stopPruner(pruner);
 
     for (const writer of writers) {
@@ -119,6 +121,11 @@ describe.each(testEngines())('concurrency on %s', (engine) => {
     expect(await roomNames(db)).toEqual([...new Set([...expected.keys()].map((key) => key.split('/')[0]))].sort());
     await expectIntact(db, engine);
     await db.close();
+    const prunerSummary = pruner.lines.at(-1)!;
+    console.log(
+      `stress on ${engine}: 4 writer processes + 1 pruner, 3200 acknowledged operations in ${seconds.toFixed(1)} s, ` +
+        `${prunerSummary.loops} prune loops, 0 errors, 0 lost, ${expected.size} presences at the end`,
+    );
   }, 120_000);
 
   it('a writer killed with SIGKILL mid-run loses nothing it acknowledged and stops no one', async () => {

@@ -149,10 +149,16 @@ function translateError(error: unknown): unknown {
       { cause: error },
     );
   }
-  if (kind !== undefined && UNAVAILABLE.has(kind)) {
+  if ((kind !== undefined && UNAVAILABLE.has(kind)) || isConnectionFailure(error)) {
     return new PresenceError('DATABASE_UNAVAILABLE', `Cannot use the database (${kind}): ${firstLine(error)}`, { cause: error });
   }
   return error;
+}
+
+/** pg's own connection errors, which reach us without a driver-adapter classification. */
+function isConnectionFailure(error: unknown): boolean {
+  const messages = [error, (error as { cause?: unknown } | null)?.cause].map((e) => (e instanceof Error ? e.message : ''));
+  return messages.some((message) => /connection terminated|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET/i.test(message));
 }
 
 function firstLine(error: unknown): string {
