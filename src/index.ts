@@ -7,5 +7,6 @@ export type { PrismaClientLike } from './database/client.js';
 export type { PresenceEventMap, PresenceEventName, PresenceListener } from './events.js';
 export type { MessageHandler, DisconnectHandler } from './handlers.js';
 export type { RoomsRepository } from './repository/rooms.js';
+export type { PresenceStats, PresenceCounts } from './repository/stats.js';
 export type { PresencesRepository } from './repository/presences.js';
 export type { Room, Presence, PresenceChangedEvent } from './types.js';

@@ -5,12 +5,7 @@ class ValueList {
   constructor(readonly values: readonly unknown[]) {}
 }
 
-/** Trusted SQL text (a constant column list, never user input) spliced in verbatim. */
-class Fragment {
-  constructor(readonly text: string) {}
-}
-
-/** A parameterised statement, rendered for one dialect when it runs. */
+/** A parameterised statement (or a piece of one), rendered for one dialect when it runs. */
 export class Sql {
   constructor(
     private readonly strings: readonly string[],
@@ -20,24 +15,30 @@ export class Sql {
   /** Returns the SQL text with the dialect's placeholders and the flat list of values. */
   render(dialect: Dialect): { text: string; values: unknown[] } {
     const values: unknown[] = [];
-    const placeholder = () => (dialect === 'postgresql' ? `$${values.length}` : '?');
+    return { text: this.append(dialect, values), values };
+  }
+
+  private append(dialect: Dialect, values: unknown[]): string {
+    const placeholder = (value: unknown) => {
+      values.push(value);
+      return dialect === 'postgresql' ? `$${values.length}` : '?';
+    };
     let text = this.strings[0] ?? '';
     this.params.forEach((param, i) => {
-      if (param instanceof Fragment) {
-        text += param.text;
-      } else if (param instanceof ValueList) {
-        text += param.values.map((value) => (values.push(value), placeholder())).join(', ');
-      } else {
-        values.push(param);
-        text += placeholder();
-      }
+      if (param instanceof Sql) text += param.append(dialect, values);
+      else if (param instanceof ValueList) text += param.values.map(placeholder).join(', ');
+      else text += placeholder(param);
       text += this.strings[i + 1] ?? '';
     });
-    return { text, values };
+    return text;
   }
 }
 
-/** Tagged template for parameterised SQL; identifiers are double-quoted, which both engines accept. */
+/**
+ * Tagged template for parameterised SQL. Interpolated values become placeholders;
+ * interpolated `sql` pieces are spliced in. Identifiers are double-quoted, which
+ * both engines accept.
+ */
 export function sql(strings: TemplateStringsArray, ...params: unknown[]): Sql {
   return new Sql(strings, params);
 }
@@ -47,7 +48,7 @@ export function list(values: readonly unknown[]): ValueList {
   return new ValueList(values);
 }
 
-/** Splices constant SQL text into an `sql` template. Never pass user input. */
-export function fragment(text: string): Fragment {
-  return new Fragment(text);
+/** Constant SQL text spliced in verbatim. Never pass user input. */
+export function fragment(text: string): Sql {
+  return new Sql([text], []);
 }

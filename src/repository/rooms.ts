@@ -3,6 +3,7 @@ import { sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { Presence, Room } from '../types.js';
 import { assertChannelName, normalizeUserId, parseMaxAge } from '../validation.js';
+import { presenceStats, type PresenceStats } from './stats.js';
 import { emitRemovals, PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** The Django `Room.objects` manager: who is in which room. */
@@ -27,6 +28,12 @@ export interface RoomsRepository {
   prunePresences(maxAge?: number): Promise<number>;
   /** Removes rooms without presences; never one that a concurrent add is joining. Returns how many. */
   pruneRooms(): Promise<number>;
+  /**
+   * Counts rooms, presences, distinct users, anonymous and stale presences (older than
+   * `maxAge`, default the instance's), per room and in total, in one query. `roomNames`
+   * narrows it to those rooms; unknown names are left out.
+   */
+  stats(roomNames?: readonly string[], maxAge?: number): Promise<PresenceStats>;
 }
 
 /** How many times `add` re-creates a room that another process pruned under it. */
@@ -168,7 +175,9 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     });
   }
 
-  return { add, remove, getUsers, getAnonymousCount, prunePresences, pruneRooms };
+  const stats = (roomNames?: readonly string[], maxAge?: number) => presenceStats(context, roomNames, maxAge);
+
+  return { add, remove, getUsers, getAnonymousCount, prunePresences, pruneRooms, stats };
 }
 
 function affectedRooms(rows: PresenceRow[]): Room[] {

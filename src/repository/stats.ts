@@ -1,0 +1,72 @@
+import { list, sql, type Sql } from '../database/sql.js';
+import { assertChannelName, parseMaxAge } from '../validation.js';
+import type { RepositoryContext } from './context.js';
+
+/** Counts for one room, or for all of them together. */
+export interface PresenceCounts {
+  /** Rooms counted (1 for a room's own line). */
+  rooms: number;
+  presences: number;
+  /** Distinct users (a user in two rooms counts once in the totals). */
+  users: number;
+  /** Presences without a user. */
+  anonymous: number;
+  /** Presences not seen for the max age: what prunePresences would remove now. */
+  stale: number;
+}
+
+export interface PresenceStats {
+  /** Totals over the rooms asked for (every room by default). */
+  total: PresenceCounts;
+  /** One entry per room, sorted by name; unknown names are left out. */
+  rooms: (PresenceCounts & { room: string })[];
+  /** The max age in seconds that decided which presences are stale. */
+  maxAge: number;
+}
+
+interface CountsRow {
+  room: string | null;
+  rooms: number | bigint;
+  presences: number | bigint;
+  users: number | bigint;
+  anonymous: number | bigint | null;
+  stale: number | bigint | null;
+}
+
+/**
+ * Presence counts per room and in total, in one statement whatever the number of
+ * rooms: the per-room groups and the totals row are one UNION ALL.
+ */
+export async function presenceStats(context: RepositoryContext, names?: readonly string[], maxAge?: number): Promise<PresenceStats> {
+  names?.forEach((name) => assertChannelName(name, 'room name'));
+  const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+  const cutoff = new Date(context.now().getTime() - seconds * 1000);
+  const filter = names === undefined ? sql`` : sql`WHERE r."channelName" IN (${list(names.length > 0 ? names : [''])})`;
+  const counts = (room: Sql) => sql`
+    SELECT ${room} AS "room", count(DISTINCT r."id") AS "rooms", count(p."id") AS "presences",
+      count(DISTINCT p."userId") AS "users",
+      sum(CASE WHEN p."id" IS NOT NULL AND p."userId" IS NULL THEN 1 ELSE 0 END) AS "anonymous",
+      sum(CASE WHEN p."lastSeen" < ${cutoff} THEN 1 ELSE 0 END) AS "stale"
+    FROM "Room" r LEFT JOIN "Presence" p ON p."roomId" = r."id" ${filter}`;
+  const rows = await context.db.query<CountsRow>(sql`
+    ${counts(sql`r."channelName"`)} GROUP BY r."channelName"
+    UNION ALL
+    ${counts(sql`NULL`)}`);
+  const perRoom = rows.filter((row) => row.room !== null).map((row) => ({ room: row.room!, ...toCounts(row) }));
+  const total = rows.find((row) => row.room === null);
+  return {
+    total: total ? toCounts(total) : { rooms: 0, presences: 0, users: 0, anonymous: 0, stale: 0 },
+    rooms: perRoom.sort((a, b) => (a.room < b.room ? -1 : a.room > b.room ? 1 : 0)),
+    maxAge: seconds,
+  };
+}
+
+function toCounts(row: CountsRow): PresenceCounts {
+  return {
+    rooms: Number(row.rooms),
+    presences: Number(row.presences),
+    users: Number(row.users),
+    anonymous: Number(row.anonymous ?? 0),
+    stale: Number(row.stale ?? 0),
+  };
+}
