@@ -1,6 +1,7 @@
 export { createPresence, type PresenceTracker } from './createPresence.js';
 export { PresenceError, type PresenceErrorCode } from './errors.js';
-export { migrate, type MigrateOptions } from './migrate.js';
+export { migrate, migrationStatus, type MigrateOptions } from './migrate.js';
+export type { MigrationStatus } from './migrations/status.js';
 export type { PresenceOptions } from './options.js';
 export type { PoolOptions } from './database/open.js';
 export type { PrismaClientLike } from './database/client.js';

@@ -1,5 +1,6 @@
 import { parseDatabaseUrl } from './database/url.js';
 import { applyMigrations } from './migrations/migrate.js';
+import { readMigrationStatus, type MigrationStatus } from './migrations/status.js';
 import { resolveDatabaseUrl } from './options.js';
 
 export interface MigrateOptions {
@@ -14,4 +15,12 @@ export interface MigrateOptions {
  */
 export async function migrate(options: MigrateOptions = {}): Promise<string[]> {
   return applyMigrations(parseDatabaseUrl(resolveDatabaseUrl(options.databaseUrl)));
+}
+
+/**
+ * Tells which bundled migrations the database has applied, which are pending and
+ * which failed (what `presence-admin status` prints). Writes nothing.
+ */
+export async function migrationStatus(options: MigrateOptions = {}): Promise<MigrationStatus> {
+  return readMigrationStatus(parseDatabaseUrl(resolveDatabaseUrl(options.databaseUrl)));
 }

@@ -148,6 +148,17 @@ describe.each(testEngines())('bin/presence-admin.js on %s', (engine) => {
     }
   });
 
+  it('gates a deploy with status (exit 3, then 0) and reports in JSON for monitoring', async () => {
+    const url = await emptyDatabase(engine);
+    const cli = async (...args: string[]) => outcome(await presenceAdmin([...args, '--database-url', url]));
+    expect((await cli('status')).code).toBe(3);
+    expect((await cli('migrate', '--json')).code).toBe(0);
+    expect(await cli('status')).toEqual(summary(`applied  ${initMigration(engine)}\nDatabase is up to date`));
+    const stats = await cli('stats', '--json');
+    expect(stats.stderr).toBe('');
+    expect(JSON.parse(stats.stdout)).toMatchObject({ command: 'stats', ok: true, database: engine, total: { rooms: 0, presences: 0 } });
+  });
+
   it('reads the database URL and max age from the environment', async () => {
     const url = await emptyDatabase(engine);
     expect(outcome(await presenceAdmin(['migrate'], { env: { DATABASE_URL: url } }))).toEqual(

@@ -3,23 +3,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { run } from '../src/cli/program.ts';
-import { createPresence } from '../src/index.ts';
+import { cli, seedEmptyRooms, seedPresences, type CliResult } from './support/cli.ts';
 import { emptyDatabase, inspect, migratedDatabase, roomNames, snapshot, testEngines, type Engine, type Inspector } from './support/databases.ts';
-
-interface CliResult {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs presence-admin in this process and collects what it writes. */
-async function cli(...argv: string[]): Promise<CliResult> {
-  let out = '';
-  let err = '';
-  const code = await run(argv, { out: (text) => void (out += text), err: (text) => void (err += text) });
-  return { code, out, err };
-}
 
 /** The output of a successful command: exit 0, one summary line, nothing on err. */
 function summary(line: string): CliResult {
@@ -34,32 +19,6 @@ function usageError(message: string): CliResult {
 /** A runtime failure: exit 1, one `Error:` line on err. */
 function failure(message: string): CliResult {
   return { code: 1, out: '', err: `Error: ${message}\n` };
-}
-
-/** Adds presences whose lastSeen is `ageSeconds` in the past; entries are `room/channel`. */
-async function seedPresences(url: string, ageSeconds: number, ...entries: string[]): Promise<void> {
-  const presence = createPresence({ databaseUrl: url, now: () => new Date(Date.now() - ageSeconds * 1000) });
-  try {
-    for (const entry of entries) {
-      const [room, channel] = entry.split('/') as [string, string];
-      await presence.rooms.add(room, channel);
-    }
-  } finally {
-    await presence.close();
-  }
-}
-
-/** Creates rooms without presences (a presence added, then removed). */
-async function seedEmptyRooms(url: string, ...rooms: string[]): Promise<void> {
-  const presence = createPresence({ databaseUrl: url });
-  try {
-    for (const room of rooms) {
-      await presence.rooms.add(room, 'chan.tmp');
-      await presence.rooms.remove(room, 'chan.tmp');
-    }
-  } finally {
-    await presence.close();
-  }
 }
 
 function bundledMigrations(engine: Engine): string[] {
@@ -269,7 +228,7 @@ describe.each(testEngines())('presence-admin on %s', (engine) => {
     describe('usage errors exit 2 and leave the database alone', () => {
       it.each([
         { name: 'an unknown command', argv: ['prune-everything'], message: "unknown command 'prune-everything'" },
-        { name: 'an unknown option', argv: ['prune-presence', '--dry-run'], message: "unknown option '--dry-run'" },
+        { name: 'an unknown option', argv: ['prune-presence', '--force'], message: "unknown option '--force'" },
         {
           name: '--max-age 0',
           argv: ['prune-presence', '--max-age', '0'],

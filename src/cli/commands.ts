@@ -1,37 +1,97 @@
-import { createPresence } from '../createPresence.js';
-import { migrate } from '../migrate.js';
+// One exported async function per presence-admin command. Each returns what it did
+// (a summary line for people, details for --json) or throws; only the entry point exits.
+import { createPresence, type PresenceTracker } from '../createPresence.js';
+import { migrate, migrationStatus } from '../migrate.js';
+import type { PresenceCounts } from '../repository/stats.js';
 
 /** Options every command takes. */
 export interface CommandOptions {
   databaseUrl?: string;
 }
 
+export interface CommandResult {
+  /** What a person reads; may span lines (stats, status). */
+  summary: string;
+  /** The same facts as data, for --json. */
+  details: Record<string, unknown>;
+  /** Set when the command succeeded but must still exit non-zero (status with pending migrations). */
+  exitCode?: number;
+}
+
+/** Exit code of `status` when migrations are pending or failed. */
+export const EXIT_PENDING = 3;
+
 /** `presence-admin migrate`: applies the bundled migrations the database lacks. */
-export async function migrateCommand(options: CommandOptions): Promise<string> {
+export async function migrateCommand(options: CommandOptions): Promise<CommandResult> {
   const applied = await migrate({ databaseUrl: options.databaseUrl });
-  return applied.length === 0
-    ? 'Database is up to date, no migration to apply'
-    : `Applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}`;
+  const summary =
+    applied.length === 0 ? 'Database is up to date, no migration to apply' : `Applied ${plural(applied.length, 'migration')}: ${applied.join(', ')}`;
+  return { summary, details: { applied } };
+}
+
+/** `presence-admin status`: which bundled migrations are applied, pending or failed. */
+export async function statusCommand(options: CommandOptions): Promise<CommandResult> {
+  const status = await migrationStatus({ databaseUrl: options.databaseUrl });
+  const lines = [
+    ...status.applied.map((name) => `applied  ${name}`),
+    ...status.failed.map((name) => `FAILED   ${name}`),
+    ...status.pending.map((name) => `pending  ${name}`),
+  ];
+  const upToDate = status.pending.length === 0 && status.failed.length === 0;
+  lines.push(upToDate ? 'Database is up to date' : 'Run `presence-admin migrate` to apply pending migrations');
+  return { summary: lines.join('\n'), details: { ...status, upToDate }, exitCode: upToDate ? undefined : EXIT_PENDING };
 }
 
 /** `presence-admin prune-presence`: removes presences not seen for the max age. */
-export async function prunePresenceCommand(options: CommandOptions & { maxAge?: number }): Promise<string> {
-  const presence = createPresence({ databaseUrl: options.databaseUrl, maxAge: options.maxAge });
-  const rooms = new Set<number>();
-  presence.on('changed', (event) => void rooms.add(event.room.id));
-  try {
+export async function prunePresenceCommand(options: CommandOptions & { maxAge?: number; dryRun?: boolean }): Promise<CommandResult> {
+  return withTracker(options, async (presence) => {
+    if (options.dryRun) {
+      const { total, rooms } = await presence.rooms.stats();
+      const affected = rooms.filter((room) => room.stale > 0).length;
+      return {
+        summary: `Would prune ${plural(total.stale, 'presence')} from ${plural(affected, 'room')} (dry run, nothing changed)`,
+        details: { dryRun: true, presences: total.stale, rooms: affected, maxAge: presence.maxAge },
+      };
+    }
+    const rooms = new Set<number>();
+    presence.on('changed', (event) => void rooms.add(event.room.id));
     const pruned = await presence.rooms.prunePresences();
-    return `Pruned ${plural(pruned, 'presence')} from ${plural(rooms.size, 'room')}`;
-  } finally {
-    await presence.close();
-  }
+    return {
+      summary: `Pruned ${plural(pruned, 'presence')} from ${plural(rooms.size, 'room')}`,
+      details: { dryRun: false, presences: pruned, rooms: rooms.size, maxAge: presence.maxAge },
+    };
+  });
 }
 
 /** `presence-admin prune-rooms`: removes rooms that have no presences. */
-export async function pruneRoomsCommand(options: CommandOptions): Promise<string> {
-  const presence = createPresence({ databaseUrl: options.databaseUrl });
+export async function pruneRoomsCommand(options: CommandOptions & { dryRun?: boolean }): Promise<CommandResult> {
+  return withTracker(options, async (presence) => {
+    if (options.dryRun) {
+      const empty = (await presence.rooms.stats()).rooms.filter((room) => room.presences === 0).length;
+      return { summary: `Would prune ${plural(empty, 'empty room')} (dry run, nothing changed)`, details: { dryRun: true, rooms: empty } };
+    }
+    const pruned = await presence.rooms.pruneRooms();
+    return { summary: `Pruned ${plural(pruned, 'empty room')}`, details: { dryRun: false, rooms: pruned } };
+  });
+}
+
+/** `presence-admin stats`: counts overall and per room. */
+export async function statsCommand(options: CommandOptions & { room?: string[]; maxAge?: number }): Promise<CommandResult> {
+  return withTracker(options, async (presence) => {
+    const stats = await presence.rooms.stats(options.room);
+    const rows = [...stats.rooms.map((room) => [room.room, room] as const), ['TOTAL', stats.total] as const];
+    const width = Math.max(4, ...rows.map(([name]) => name.length));
+    const line = (name: string, counts: PresenceCounts | null) =>
+      [name.padEnd(width), ...(counts ? [counts.presences, counts.users, counts.anonymous, counts.stale].map((n) => String(n).padStart(9)) : ['presences', 'users', 'anonymous', `stale>${stats.maxAge}s`].map((h) => h.padStart(9)))].join(' ');
+    const table = [line('room', null), ...rows.map(([name, counts]) => line(name, counts))];
+    return { summary: `${table.join('\n')}\n${plural(stats.total.rooms, 'room')}`, details: { ...stats } };
+  });
+}
+
+async function withTracker(options: CommandOptions & { maxAge?: number }, work: (presence: PresenceTracker) => Promise<CommandResult>): Promise<CommandResult> {
+  const presence = createPresence({ databaseUrl: options.databaseUrl, maxAge: options.maxAge });
   try {
-    return `Pruned ${plural(await presence.rooms.pruneRooms(), 'empty room')}`;
+    return await work(presence);
   } finally {
     await presence.close();
   }

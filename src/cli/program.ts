@@ -3,9 +3,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { PresenceError, redactPasswords } from '../errors.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_MAX_AGE } from '../options.js';
 import { parseMaxAgeText } from '../validation.js';
-import { migrateCommand, prunePresenceCommand, pruneRoomsCommand } from './commands.js';
+import { parseDatabaseUrl } from '../database/url.js';
+import { resolveDatabaseUrl } from '../options.js';
+import { EXIT_PENDING, migrateCommand, prunePresenceCommand, pruneRoomsCommand, statsCommand, statusCommand, type CommandResult } from './commands.js';
 
-/** Exit codes of presence-admin. */
+/** Exit codes of presence-admin (and EXIT_PENDING, 3, from `status`). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** Where the CLI writes; the real streams by default, buffers in tests. */
@@ -22,17 +24,19 @@ Environment:
   PRESENCE_MAX_AGE       default for --max-age, in seconds (default: ${DEFAULT_MAX_AGE})
   DEBUG                  print stack traces on failure
 
+Exit codes:
+  0 success (also when there is nothing to do), 1 failure, 2 usage error,
+  3 status found pending or failed migrations
+
 Examples:
   npx presence-admin migrate --database-url postgresql://app@localhost:5432/app
-  npx presence-admin prune-presence --max-age 90
+  npx presence-admin status || npx presence-admin migrate
+  npx presence-admin prune-presence --max-age 90 --json
+  npx presence-admin stats --room lobby --room kitchen
 
 Crontab (prune every minute):
   * * * * * cd /srv/app && npx presence-admin prune-presence && npx presence-admin prune-rooms
 `;
-
-function databaseUrlOption(): Option {
-  return new Option('--database-url <url>', 'file:<path> (SQLite) or postgresql://... (default: env PRESENCE_DATABASE_URL, DATABASE_URL, then file:./presence.db)');
-}
 
 function parseMaxAgeOption(value: string): number {
   try {
@@ -42,56 +46,74 @@ function parseMaxAgeOption(value: string): number {
   }
 }
 
-/** Builds the commander program; each action prints the summary its command returns. */
-export function buildProgram(output: Output): Command {
+const maxAgeOption = () =>
+  new Option('--max-age <seconds>', 'age after which a presence is stale (default: env PRESENCE_MAX_AGE, then 60)').argParser(parseMaxAgeOption);
+const dryRunOption = () => new Option('--dry-run', 'report what would be removed, change nothing');
+
+type Handler = (options: Record<string, unknown>) => Promise<CommandResult>;
+
+/** Builds the commander program; `settle` receives each finished command's exit code. */
+export function buildProgram(output: Output, settle: (exitCode: number) => void = () => {}): Command {
   // Commander echoes bad arguments verbatim (e.g. `unknown option '--databse-url=postgresql://app:pw@...'`).
   const streams = { writeOut: output.out, writeErr: (text: string) => output.err(redactPasswords(text)) };
   const program = new Command('presence-admin')
-    .description('Maintain prisma-presence tables: migrate them, prune stale presences and empty rooms.')
+    .description('Maintain prisma-presence tables: migrate them, prune stale presences and empty rooms, inspect them.')
     .version(packageVersion(), '-V, --version')
-    .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', ENVIRONMENT_HELP)
-    .exitOverride()
-    .configureOutput(streams);
+    .addHelpText('after', ENVIRONMENT_HELP);
 
-  program
-    .command('migrate')
-    .description('apply the bundled migrations the database lacks (like prisma migrate deploy)')
-    .addOption(databaseUrlOption())
-    .action(async (options) => output.out(`${await migrateCommand(options)}\n`));
+  /** Adds a command with the options every command shares, printing its result as text or JSON. */
+  const command = (name: string, description: string, handler: Handler) =>
+    program
+      .command(name)
+      .description(description)
+      .addOption(
+        new Option('--database-url <url>', 'file:<path> (SQLite) or postgresql://... (default: env PRESENCE_DATABASE_URL, DATABASE_URL, then file:./presence.db)'),
+      )
+      .option('--json', 'print one JSON object (counts, duration, database kind) instead of text')
+      .action(async (options: Record<string, unknown> & { databaseUrl?: string; json?: boolean }) => {
+        const started = performance.now();
+        const result = await handler(options);
+        const durationMs = Math.round(performance.now() - started);
+        const { dialect } = parseDatabaseUrl(resolveDatabaseUrl(options.databaseUrl));
+        output.out(options.json ? `${JSON.stringify({ command: name, ok: true, database: dialect, durationMs, ...result.details })}\n` : `${result.summary}\n`);
+        settle(result.exitCode ?? EXIT.ok);
+      });
 
-  program
-    .command('prune-presence')
+  command('migrate', 'apply the bundled migrations the database lacks (like prisma migrate deploy)', migrateCommand);
+  command('status', `list applied and pending migrations; exit ${EXIT_PENDING} when any is pending or failed`, statusCommand);
+  command('prune-presence', 'remove presences not seen for --max-age seconds', prunePresenceCommand)
     .alias('prune-presences')
-    .description('remove presences not seen for --max-age seconds')
-    .addOption(databaseUrlOption())
-    .addOption(new Option('--max-age <seconds>', 'age after which a presence is stale (default: env PRESENCE_MAX_AGE, then 60)').argParser(parseMaxAgeOption))
-    .action(async (options) => output.out(`${await prunePresenceCommand(options)}\n`));
+    .addOption(maxAgeOption())
+    .addOption(dryRunOption());
+  command('prune-rooms', 'remove rooms that have no presences', pruneRoomsCommand).addOption(dryRunOption());
+  command('stats', 'count rooms, presences, users, anonymous and stale presences, per room and in total', statsCommand)
+    .option('--room <name...>', 'only these rooms')
+    .addOption(maxAgeOption());
 
-  program
-    .command('prune-rooms')
-    .description('remove rooms that have no presences')
-    .addOption(databaseUrlOption())
-    .action(async (options) => output.out(`${await pruneRoomsCommand(options)}\n`));
-
-  for (const command of program.commands) {
-    command.exitOverride().configureOutput(streams).showHelpAfterError('(run with --help for usage)');
+  for (const each of [program, ...program.commands]) {
+    each.exitOverride().configureOutput(streams).showHelpAfterError('(run with --help for usage)');
   }
   return program;
 }
 
 /** Runs presence-admin with `argv` (without node and script) and returns the exit code. */
 export async function run(argv: string[], output: Output = processOutput): Promise<number> {
-  const program = buildProgram(output);
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram(output, (code) => (exitCode = code));
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
+    return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version "fail" with exit code 0; commander already printed its message.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    output.err(`Error: ${describeFailure(error)}\n`);
+    const message = describeFailure(error);
+    if (argv.includes('--json')) {
+      const code = error instanceof PresenceError ? error.code : 'FAILED';
+      output.out(`${JSON.stringify({ command: argv.find((word) => !word.startsWith('-')) ?? null, ok: false, error: { code, message } })}\n`);
+    }
+    output.err(`Error: ${message}\n`);
     if (process.env.DEBUG && error instanceof Error && error.stack) output.err(`${redactPasswords(error.stack)}\n`);
     return isUsageError(error) ? EXIT.usage : EXIT.failure;
   }
