@@ -11,5 +11,5 @@ for (const dialect of DIALECTS) {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? 'scripts/schema-engine-stub.sh' },
   });
-  console.log(`generated the ${dialect} client`);
+  console.error(`generated the ${dialect} client`);
 }
