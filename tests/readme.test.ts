@@ -16,6 +16,14 @@ const snippets = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => ma
 const selfContained = snippets.filter((code) => [...code.matchAll(/from '([^']+)'/g)].every(([, module]) => module === 'prisma-presence' || module!.startsWith('node:')));
 const scratch = join(root, '.readme-snippets');
 
+describe('README CLI reference', () => {
+  it('shows the literal output of presence-admin --help', async () => {
+    const shown = readme.match(/```text\n\$ npx presence-admin --help\n([\s\S]*?)```/)?.[1];
+    const { stdout } = await run(process.execPath, [join(root, 'bin', 'presence-admin.js'), '--help']);
+    expect(shown).toBe(stdout);
+  });
+});
+
 describe('README snippets', () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
