@@ -1,9 +1,11 @@
 import { Database, detectDialect } from './database/client.js';
-import { openClient } from './database/open.js';
+import { clientConnection } from './database/connections.js';
+import { openConnection } from './database/open.js';
 import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
 import { wrapRemove, wrapTouch, type DisconnectHandler, type MessageHandler } from './handlers.js';
 import { resolveOptions, type PresenceOptions } from './options.js';
 import { RoomCache, type RepositoryContext } from './repository/context.js';
+import { TouchBuffer } from './repository/touchBuffer.js';
 import { createPresencesRepository, type PresencesRepository } from './repository/presences.js';
 import { createRoomsRepository, type RoomsRepository } from './repository/rooms.js';
 
@@ -21,8 +23,9 @@ export interface PresenceTracker {
   off<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): this;
   /**
    * Wraps a message handler `(channelName, message, ...rest)`: every message touches the
-   * connection's presence; a message that is the JSON string "heartbeat" stops there
-   * (resolves undefined) and the handler's result is returned otherwise.
+   * connection's presence (buffered: written within `touchInterval`); a message that is
+   * the JSON string "heartbeat" stops there (resolves undefined) and the handler's
+   * result is returned otherwise.
    */
   touchPresence<Rest extends unknown[], R>(
     handler: MessageHandler<Rest, R>,
@@ -42,13 +45,14 @@ export interface PresenceTracker {
  * age and the clock. Throws PresenceError on invalid options.
  */
 export function createPresence(options?: PresenceOptions): PresenceTracker {
-  const { database, maxAge, now } = resolveOptions(options);
+  const { database, maxAge, now, touchInterval } = resolveOptions(options);
   const db =
     database.kind === 'client'
-      ? new Database(database.client, detectDialect(database.client), false)
-      : new Database(openClient(database.location, database.pool), database.location.dialect, true);
+      ? new Database(clientConnection(database.client, false), detectDialect(database.client))
+      : new Database(openConnection(database.location, database.pool), database.location.dialect);
   const events = new PresenceEvents();
-  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache() };
+  const touches = new TouchBuffer({ db, events, now }, touchInterval);
+  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches };
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
 
@@ -64,9 +68,10 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
       events.off(event, listener);
       return tracker;
     },
-    touchPresence: (handler) => wrapTouch(presences, handler),
+    touchPresence: (handler) => wrapTouch(touches, handler),
     removePresence: (handler) => wrapRemove(presences, handler),
     async close() {
+      await touches.flush().catch(() => {}); // a failure was already reported as an error event
       // Async `changed` listeners often query presence: let them finish first.
       await events.settle();
       await db.close();

@@ -4,7 +4,7 @@ import type { PresenceChangedEvent } from './types.js';
 export interface PresenceEventMap {
   /** A room gained or lost connections. */
   changed: PresenceChangedEvent;
-  /** A `changed` listener threw or rejected; the presence operation itself succeeded. */
+  /** A `changed` listener threw or rejected (the operation itself succeeded), or buffered touches could not be written. */
   error: Error;
 }
 
@@ -38,9 +38,9 @@ export class PresenceEvents {
     for (const listener of [...this.listeners[event]]) {
       try {
         const result = listener(payload);
-        if (result instanceof Promise) this.track(result.catch((error: unknown) => this.fail(event, error)));
+        if (result instanceof Promise) this.track(result.catch((error: unknown) => this.report(error, `a "${event}" listener`)));
       } catch (error) {
-        this.fail(event, error);
+        this.report(error, `a "${event}" listener`);
       }
     }
   }
@@ -57,12 +57,13 @@ export class PresenceEvents {
     void running.finally(() => this.pending.delete(running));
   }
 
-  private fail(event: PresenceEventName, error: unknown): void {
+  /** Hands a failure that has no caller to reject to `error` listeners, or makes it a process warning. */
+  report(error: unknown, source: string): void {
     const failure = error instanceof Error ? error : new Error(String(error));
-    if (event !== 'error' && this.has('error')) {
+    if (this.listeners.error.size > 0 && !source.includes('"error"')) {
       this.emit('error', failure);
     } else {
-      process.emitWarning(`prisma-presence: a "${event}" listener failed: ${failure.message}`, 'PresenceListenerWarning');
+      process.emitWarning(`prisma-presence: ${source} failed: ${failure.message}`, 'PresenceWarning');
     }
   }
 }

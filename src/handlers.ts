@@ -1,4 +1,6 @@
 import type { PresencesRepository } from './repository/presences.js';
+import type { TouchBuffer } from './repository/touchBuffer.js';
+import { assertChannelName } from './validation.js';
 
 /** A websocket message handler: the connection's channel name, the message, anything else. */
 export type MessageHandler<Rest extends unknown[] = any[], R = unknown> = (channelName: string, message: any, ...rest: Rest) => R;
@@ -17,10 +19,14 @@ export function isHeartbeat(message: unknown): boolean {
   return false;
 }
 
-/** The `touch_presence` decorator: touch on every message; a heartbeat stops there. */
-export function wrapTouch<Rest extends unknown[], R>(presences: PresencesRepository, handler: MessageHandler<Rest, R>) {
+/**
+ * The `touch_presence` decorator: every message touches the connection (through the
+ * touch buffer, so floods cost one write per interval); a heartbeat stops there.
+ */
+export function wrapTouch<Rest extends unknown[], R>(touches: TouchBuffer, handler: MessageHandler<Rest, R>) {
   return async (channelName: string, message: any, ...rest: Rest): Promise<Awaited<R> | undefined> => {
-    await presences.touch(channelName);
+    assertChannelName(channelName, 'channelName');
+    await touches.touch(channelName);
     if (isHeartbeat(message)) return undefined;
     return await handler(channelName, message, ...rest);
   };

@@ -20,6 +20,13 @@ export interface PresenceOptions {
   now?: () => Date;
   /** PostgreSQL pool settings when prisma-presence opens the connection. */
   pool?: PoolOptions;
+  /**
+   * Milliseconds during which `touchPresence` gathers touches before writing them in one
+   * statement (0: write each at once). Default: a tenth of `maxAge`, at most 1000.
+   * It may not exceed a quarter of `maxAge`, so that buffering can never make a live
+   * connection look stale.
+   */
+  touchInterval?: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'file:./presence.db';
@@ -32,6 +39,7 @@ export interface ResolvedOptions {
   database: { kind: 'url'; location: DatabaseLocation; pool: PoolOptions } | { kind: 'client'; client: PrismaClientLike };
   maxAge: number;
   now: () => Date;
+  touchInterval: number;
 }
 
 /** The database URL from an explicit value or the environment. */
@@ -55,6 +63,7 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
     throw new PresenceError('INVALID_ARGUMENT', 'now must be a function returning a Date');
   }
   const maxAge = resolveMaxAge(options.maxAge, env);
+  const touchInterval = resolveTouchInterval(options.touchInterval, maxAge);
   if (prisma !== undefined) {
     if (databaseUrl !== undefined) {
       throw new PresenceError('INVALID_ARGUMENT', 'Pass either databaseUrl or prisma, not both');
@@ -62,10 +71,22 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
     if (typeof (prisma as Partial<PrismaClientLike>)?.$queryRawUnsafe !== 'function') {
       throw new PresenceError('INVALID_ARGUMENT', 'prisma must be a PrismaClient instance');
     }
-    return { database: { kind: 'client', client: prisma }, maxAge, now };
+    return { database: { kind: 'client', client: prisma }, maxAge, now, touchInterval };
   }
   const location = parseDatabaseUrl(resolveDatabaseUrl(databaseUrl, env));
-  return { database: { kind: 'url', location, pool: options.pool ?? {} }, maxAge, now };
+  return { database: { kind: 'url', location, pool: options.pool ?? {} }, maxAge, now, touchInterval };
+}
+
+function resolveTouchInterval(explicit: unknown, maxAge: number): number {
+  const ceiling = (maxAge * 1000) / 4;
+  if (explicit === undefined) return Math.min(1000, (maxAge * 1000) / 10);
+  if (typeof explicit !== 'number' || !Number.isFinite(explicit) || explicit < 0 || explicit > ceiling) {
+    throw new PresenceError(
+      'INVALID_ARGUMENT',
+      `touchInterval must be a number of milliseconds from 0 to a quarter of maxAge (${ceiling}), got ${String(explicit)}`,
+    );
+  }
+  return explicit;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

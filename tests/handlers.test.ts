@@ -25,6 +25,7 @@ describe.each(testEngines())('handler wrappers on %s', (engine) => {
   afterEach(() => presence.close());
 
   const lastSeenOf = async (channel: string) => {
+    await presence.presences.flush();
     const [row] = await db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
     return new Date(row!.lastSeen).toISOString();
   };

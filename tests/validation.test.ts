@@ -88,7 +88,9 @@ describe.each(testEngines())('bad input on %s', (engine) => {
   });
 
   it.each(badMaxAges.filter(([kind]) => kind !== 'a string'))('createPresence rejects a max age that is %s', (_kind, maxAge) => {
-    expect(() => createPresence({ databaseUrl: 'file:./unused.db', maxAge: maxAge as number })).toThrow(PresenceError);
+    expect(() => createPresence({ databaseUrl: 'file:./unused.db', maxAge: maxAge as number })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('maxAge') }),
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PresenceError } from '../errors.js';
 import type { Sql } from './sql.js';
+import type { Connection } from './connections.js';
 import type { Dialect } from './url.js';
 
 /**
@@ -14,8 +15,6 @@ export interface PrismaClientLike {
   $disconnect(): Promise<void>;
 }
 
-type Runner = Pick<PrismaClientLike, '$queryRawUnsafe' | '$executeRawUnsafe'>;
-
 /** A statement runner bound to one transaction. */
 export interface Transaction {
   query<T>(statement: Sql): Promise<T[]>;
@@ -25,43 +24,50 @@ export interface Transaction {
 const MAX_ATTEMPTS = 6;
 
 /**
- * Runs prisma-presence's statements on a PrismaClient: renders them for the dialect,
- * retries the transient failures of concurrent writers, and turns the failures a
- * user can act on into PresenceErrors.
+ * Runs prisma-presence's statements: renders them for the dialect, retries the
+ * transient failures of concurrent writers, and turns the failures a user can act on
+ * into PresenceErrors.
  */
 export class Database {
   private closed = false;
 
   constructor(
-    readonly client: PrismaClientLike,
+    private readonly connection: Connection,
     readonly dialect: Dialect,
-    private readonly ownsClient: boolean,
   ) {}
 
-  /** Refuses further statements; disconnects the client if prisma-presence opened it. */
+  /** Refuses further statements and closes the connection (an application's client stays open). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.ownsClient) await this.client.$disconnect();
+    await this.connection.close();
   }
 
   /** Runs one statement and returns its rows. */
   query<T>(statement: Sql): Promise<T[]> {
-    return this.retrying(() => runQuery<T>(this.client, this.dialect, statement));
+    const { text, values } = statement.render(this.dialect);
+    return this.retrying(() => this.connection.query<T>(text, values));
   }
 
   /** Runs one statement and returns how many rows it changed. */
   execute(statement: Sql): Promise<number> {
-    return this.retrying(() => runExecute(this.client, this.dialect, statement));
+    const { text, values } = statement.render(this.dialect);
+    return this.retrying(() => this.connection.execute(text, values));
   }
 
   /** Runs `work` in one transaction, retried as a whole on serialization failures. */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.retrying(() =>
-      this.client.$transaction((tx: Runner) =>
+      this.connection.transaction((tx) =>
         work({
-          query: <R>(statement: Sql) => runQuery<R>(tx, this.dialect, statement),
-          execute: (statement: Sql) => runExecute(tx, this.dialect, statement),
+          query: <R>(statement: Sql) => {
+            const { text, values } = statement.render(this.dialect);
+            return tx.query<R>(text, values);
+          },
+          execute: (statement: Sql) => {
+            const { text, values } = statement.render(this.dialect);
+            return tx.execute(text, values);
+          },
         }),
       ),
     );
@@ -80,16 +86,6 @@ export class Database {
   }
 }
 
-async function runQuery<T>(runner: Runner, dialect: Dialect, statement: Sql): Promise<T[]> {
-  const { text, values } = statement.render(dialect);
-  return (await runner.$queryRawUnsafe<T[]>(text, ...values)) ?? [];
-}
-
-async function runExecute(runner: Runner, dialect: Dialect, statement: Sql): Promise<number> {
-  const { text, values } = statement.render(dialect);
-  return Number(await runner.$executeRawUnsafe(text, ...values));
-}
-
 /** Jittered exponential backoff: ~10, 20, 40, 80, 160 ms. */
 function backoff(attempts: number): number {
   return 5 * 2 ** attempts * (0.5 + Math.random());
@@ -105,10 +101,16 @@ export function detectDialect(client: PrismaClientLike): Dialect {
   );
 }
 
+/** What the driver adapter reported: through a PrismaClient (`meta`) or straight from the adapter (`cause`). */
+function adapterCause(error: unknown): { kind?: unknown; originalCode?: unknown } | undefined {
+  const candidate = error as { name?: unknown; cause?: unknown; meta?: { driverAdapterError?: { cause?: unknown } } } | null;
+  const cause = candidate?.meta?.driverAdapterError?.cause ?? (candidate?.name === 'DriverAdapterError' ? candidate.cause : undefined);
+  return typeof cause === 'object' && cause !== null ? cause : undefined;
+}
+
 /** The driver adapter's classification of a failure, e.g. `TableDoesNotExist`. */
 export function driverErrorKind(error: unknown): string | undefined {
-  const meta = (error as { meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } } | null)?.meta;
-  const kind = meta?.driverAdapterError?.cause?.kind;
+  const kind = adapterCause(error)?.kind;
   if (typeof kind === 'string') return kind;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'P2021') return 'TableDoesNotExist';
@@ -119,11 +121,9 @@ export function driverErrorKind(error: unknown): string | undefined {
 
 /** SQLite's busy timeout ran out, or PostgreSQL aborted a transaction to avoid an anomaly. */
 function isTransient(error: unknown): boolean {
-  const kind = driverErrorKind(error);
-  const original = (error as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } })?.meta
-    ?.driverAdapterError?.cause?.originalCode;
+  const original = adapterCause(error)?.originalCode;
   return (
-    kind === 'TransactionWriteConflict' ||
+    driverErrorKind(error) === 'TransactionWriteConflict' ||
     (typeof original === 'string' && original.startsWith('SQLITE_BUSY')) ||
     (error as { code?: unknown })?.code === 'P2034'
   );

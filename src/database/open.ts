@@ -2,10 +2,8 @@ import { existsSync } from 'node:fs';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
-import { PrismaClient as PostgresClient } from '../generated/postgresql/client.js';
-import { PrismaClient as SqliteClient } from '../generated/sqlite/client.js';
 import { PresenceError } from '../errors.js';
-import type { PrismaClientLike } from './client.js';
+import { adapterConnection, type Connection } from './connections.js';
 import type { DatabaseLocation } from './url.js';
 
 /** Connection pool settings for PostgreSQL (ignored for SQLite). */
@@ -42,19 +40,18 @@ export function adapterFactory(location: DatabaseLocation, pool: PoolOptions = {
 }
 
 /**
- * Opens a PrismaClient owned by prisma-presence, generated for the location's engine.
+ * Opens prisma-presence's own connection: Prisma's driver adapter for the engine.
  * A SQLite file must already exist (migrate creates it), so a mistyped path fails
  * instead of leaving an empty database behind.
  */
-export function openClient(location: DatabaseLocation, pool?: PoolOptions): PrismaClientLike {
+export function openConnection(location: DatabaseLocation, pool?: PoolOptions): Connection {
   if (location.dialect === 'sqlite' && !existsSync(location.path)) {
     throw new PresenceError(
       'MIGRATION_REQUIRED',
       `SQLite database ${location.path} does not exist: run \`npx presence-admin migrate --database-url ${location.url}\` to create it`,
     );
   }
-  const adapter = adapterFactory(location, pool);
-  return location.dialect === 'sqlite' ? new SqliteClient({ adapter }) : new PostgresClient({ adapter });
+  return adapterConnection(adapterFactory(location, pool));
 }
 
 function withSqlitePragmas(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {

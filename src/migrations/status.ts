@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Database } from '../database/client.js';
-import { openClient } from '../database/open.js';
+import { openConnection } from '../database/open.js';
 import { sql } from '../database/sql.js';
 import type { DatabaseLocation } from '../database/url.js';
 import { PresenceError } from '../errors.js';
@@ -37,7 +37,7 @@ export async function readMigrationStatus(location: DatabaseLocation): Promise<M
 
 async function readHistory(location: DatabaseLocation): Promise<HistoryRow[]> {
   if (location.dialect === 'sqlite' && !existsSync(location.path)) return [];
-  const db = new Database(openClient(location, { max: 1 }), location.dialect, true);
+  const db = new Database(openConnection(location, { max: 1 }), location.dialect);
   try {
     return await db.query<HistoryRow>(sql`SELECT "migration_name", "finished_at", "rolled_back_at" FROM "_prisma_migrations"`);
   } catch (error) {

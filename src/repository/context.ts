@@ -1,6 +1,7 @@
 import { fragment } from '../database/sql.js';
 import type { Database } from '../database/client.js';
 import type { PresenceEvents } from '../events.js';
+import type { TouchBuffer } from './touchBuffer.js';
 import type { Presence, Room } from '../types.js';
 
 /** What the repositories share within one presence instance. */
@@ -12,6 +13,8 @@ export interface RepositoryContext {
   /** Default max age in seconds for prunePresences. */
   maxAge: number;
   roomIds: RoomCache;
+  /** Touches from traffic, written in batches. */
+  touches: TouchBuffer;
 }
 
 /**

@@ -8,6 +8,8 @@ export interface PresencesRepository {
   touch(channelName: string): Promise<void>;
   /** Removes the connection from every room; emits `changed` with `removed` per room it left. */
   leaveAll(channelName: string): Promise<void>;
+  /** Writes the touches that `touchPresence` has buffered (see the `touchInterval` option) now. */
+  flush(): Promise<void>;
 }
 
 export function createPresencesRepository(context: RepositoryContext): PresencesRepository {
@@ -26,5 +28,5 @@ export function createPresencesRepository(context: RepositoryContext): Presences
     emitRemovals(context, rows);
   }
 
-  return { touch, leaveAll };
+  return { touch, leaveAll, flush: () => context.touches.flush() };
 }

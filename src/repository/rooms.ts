@@ -129,6 +129,8 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
 
   async function prunePresences(maxAge?: number): Promise<number> {
     const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+    // A touch still in the buffer must not let its presence look stale.
+    await context.touches.flush();
     const cutoff = new Date(context.now().getTime() - seconds * 1000);
     if (!events.has('changed')) {
       return db.execute(sql`DELETE FROM "Presence" WHERE "lastSeen" < ${cutoff}`);

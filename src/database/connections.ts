@@ -1,0 +1,79 @@
+// Two ways to reach the database, behind one small interface: the application's own
+// PrismaClient (raw queries through its query engine), or, when prisma-presence opens
+// the database itself, Prisma's driver adapter directly, which skips the client's
+// per-query planning and costs a fraction of it.
+import type { ArgType, SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQueryable } from '@prisma/driver-adapter-utils';
+import type { PrismaClientLike } from './client.js';
+
+/** Runs rendered SQL: text with the dialect's placeholders, and its values. */
+export interface StatementRunner {
+  query<T>(text: string, values: unknown[]): Promise<T[]>;
+  execute(text: string, values: unknown[]): Promise<number>;
+}
+
+export interface Connection extends StatementRunner {
+  transaction<T>(work: (tx: StatementRunner) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** The application's PrismaClient; `close()` leaves it open unless prisma-presence owns it. */
+export function clientConnection(client: PrismaClientLike, owned: boolean): Connection {
+  const runner = (target: Pick<PrismaClientLike, '$queryRawUnsafe' | '$executeRawUnsafe'>): StatementRunner => ({
+    query: async <T>(text: string, values: unknown[]) => ((await target.$queryRawUnsafe<T[]>(text, ...values)) ?? []) as T[],
+    execute: async (text, values) => Number(await target.$executeRawUnsafe(text, ...values)),
+  });
+  return {
+    ...runner(client),
+    transaction: (work) => client.$transaction((tx) => work(runner(tx))),
+    close: async () => {
+      if (owned) await client.$disconnect();
+    },
+  };
+}
+
+/** Prisma's driver adapter, connected on first use and disposed by `close()`. */
+export function adapterConnection(factory: SqlMigrationAwareDriverAdapterFactory): Connection {
+  let connecting: Promise<SqlDriverAdapter> | undefined;
+  const adapter = () => (connecting ??= factory.connect());
+  return {
+    query: async (text, values) => queryOn(await adapter(), text, values),
+    execute: async (text, values) => (await adapter()).executeRaw(toQuery(text, values)),
+    async transaction(work) {
+      // The adapter opens the transaction; ending it is the caller's SQL (as in Prisma's engine).
+      const tx = await (await adapter()).startTransaction();
+      try {
+        const result = await work({ query: (text, values) => queryOn(tx, text, values), execute: (text, values) => tx.executeRaw(toQuery(text, values)) });
+        await tx.executeRaw(toQuery('COMMIT', []));
+        await tx.commit();
+        return result;
+      } catch (error) {
+        await tx.executeRaw(toQuery('ROLLBACK', [])).catch(() => {});
+        await tx.rollback();
+        throw error;
+      }
+    },
+    async close() {
+      if (connecting) await (await connecting).dispose();
+    },
+  };
+}
+
+async function queryOn<T>(queryable: SqlQueryable, text: string, values: unknown[]): Promise<T[]> {
+  const { columnNames, rows } = await queryable.queryRaw(toQuery(text, values));
+  return rows.map((row) => Object.fromEntries(columnNames.map((name, i) => [name, row[i]])) as T);
+}
+
+function toQuery(sql: string, args: unknown[]) {
+  return { sql, args, argTypes: args.map(argType) };
+}
+
+/** The adapters convert values by declared type: Dates become the stored timestamp format. */
+function argType(value: unknown): ArgType {
+  if (Array.isArray(value)) return { ...argType(value[0]), arity: 'list' };
+  if (value instanceof Date) return { scalarType: 'datetime', arity: 'scalar' };
+  if (typeof value === 'number') return { scalarType: Number.isInteger(value) ? 'int' : 'float', arity: 'scalar' };
+  if (typeof value === 'bigint') return { scalarType: 'bigint', arity: 'scalar' };
+  if (typeof value === 'boolean') return { scalarType: 'boolean', arity: 'scalar' };
+  if (typeof value === 'string') return { scalarType: 'string', arity: 'scalar' };
+  return { scalarType: 'unknown', arity: 'scalar' };
+}

@@ -1,0 +1,54 @@
+import { list, sql } from '../database/sql.js';
+import type { RepositoryContext } from './context.js';
+
+/** Most channels one flush statement names: well under both engines' parameter limits. */
+const CHUNK = 500;
+/** A buffer this full is flushed at once, so memory stays bounded however many channels touch. */
+const MAX_PENDING = 10_000;
+
+/**
+ * Coalesces touches: channels that sent traffic are remembered and written in one
+ * `UPDATE ... WHERE "channelName" IN (...)` per interval, so a connection flooding
+ * heartbeats costs at most one write per interval. `lastSeen` is the flush time,
+ * at most one interval after the traffic.
+ */
+export class TouchBuffer {
+  private pending = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly context: Pick<RepositoryContext, 'db' | 'events' | 'now'>,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Remembers that the channel was seen; written within the interval (at once when the interval is 0). */
+  touch(channelName: string): Promise<void> | undefined {
+    this.pending.add(channelName);
+    if (this.intervalMs === 0 || this.pending.size >= MAX_PENDING) return this.flush();
+    this.timer ??= setTimeout(() => void this.flush(), this.intervalMs).unref();
+    return undefined;
+  }
+
+  /** Writes every remembered touch now; resolves when they are stored. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const channels = [...this.pending];
+    this.pending = new Set();
+    // Writes run one after another, so a later flush never lands before an earlier one.
+    const write = this.writing.then(() => this.write(channels));
+    this.writing = write.catch((error: unknown) => this.context.events.report(error, 'writing buffered touches'));
+    return write;
+  }
+
+  private async write(channels: string[]): Promise<void> {
+    if (channels.length === 0) return;
+    const lastSeen = this.context.now();
+    for (let start = 0; start < channels.length; start += CHUNK) {
+      await this.context.db.execute(
+        sql`UPDATE "Presence" SET "lastSeen" = ${lastSeen} WHERE "channelName" IN (${list(channels.slice(start, start + CHUNK))})`,
+      );
+    }
+  }
+}

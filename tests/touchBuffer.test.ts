@@ -1,0 +1,107 @@
+// touchPresence coalesces touches: a flood costs one write per interval, and buffering
+// never lets a live connection be pruned.
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPresence, type PresenceTracker } from '../src/index.ts';
+import { manualClock } from './support/clock.ts';
+import { inspect, migratedDatabase, testEngines, type Inspector } from './support/databases.ts';
+
+/** Counts row updates on Presence with a trigger, independently of the library. */
+async function countUpdates(db: Inspector, engine: string) {
+  await db.rows('CREATE TABLE touch_log (n INTEGER)');
+  if (engine === 'sqlite') {
+    await db.rows('CREATE TRIGGER log_touch AFTER UPDATE ON "Presence" BEGIN INSERT INTO touch_log VALUES (1); END');
+  } else {
+    await db.rows(`CREATE FUNCTION log_touch() RETURNS trigger AS $$ BEGIN INSERT INTO touch_log VALUES (1); RETURN NEW; END $$ LANGUAGE plpgsql`);
+    await db.rows('CREATE TRIGGER log_touch AFTER UPDATE ON "Presence" FOR EACH ROW EXECUTE FUNCTION log_touch()');
+  }
+  return async () => Number((await db.rows<{ n: number }>('SELECT count(*) AS n FROM touch_log'))[0]!.n);
+}
+
+describe.each(testEngines())('buffered touches on %s', (engine) => {
+  let url: string;
+  let db: Inspector;
+  let updates: () => Promise<number>;
+  let clock: ReturnType<typeof manualClock>;
+  let presence: PresenceTracker;
+
+  beforeAll(async () => {
+    url = await migratedDatabase(engine);
+    db = await inspect(url);
+    updates = await countUpdates(db, engine);
+  });
+  afterAll(() => db.close());
+  beforeEach(async () => {
+    await db.rows('DELETE FROM "Presence"');
+    await db.rows('DELETE FROM touch_log');
+    clock = manualClock();
+    presence = createPresence({ databaseUrl: url, now: clock.now, maxAge: 60, touchInterval: 15_000 });
+    await presence.rooms.add('lobby', 'chan.1');
+  });
+  afterEach(() => presence.close());
+
+  const lastSeen = async () => {
+    const [row] = await db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', 'chan.1');
+    return new Date(row!.lastSeen).toISOString();
+  };
+
+  it('a flood of heartbeats from one connection is one write per flush', async () => {
+    const onMessage = presence.touchPresence(() => {});
+    for (let i = 0; i < 1000; i++) await onMessage('chan.1', '"heartbeat"');
+    expect(await updates()).toBe(0);
+    await presence.presences.flush();
+    expect(await updates()).toBe(1);
+  });
+
+  it('writes the buffered touch with the time of the flush', async () => {
+    const before = await lastSeen();
+    const onMessage = presence.touchPresence(() => {});
+    clock.advance(5);
+    await onMessage('chan.1', 'hello');
+    expect(await lastSeen()).toBe(before);
+    clock.advance(1);
+    await presence.presences.flush();
+    expect(await lastSeen()).toBe(clock.now().toISOString());
+  });
+
+  it('prunePresences writes buffered touches first, so a live connection is never pruned', async () => {
+    const onMessage = presence.touchPresence(() => {});
+    clock.advance(50);
+    await onMessage('chan.1', '"heartbeat"');
+    clock.advance(20); // 70 s since the stored lastSeen, 20 s since the heartbeat
+    expect(await presence.rooms.prunePresences()).toBe(0);
+    expect(await presence.rooms.getAnonymousCount('lobby')).toBe(1);
+  });
+
+  it('close() writes what is buffered', async () => {
+    const onMessage = presence.touchPresence(() => {});
+    clock.advance(5);
+    await onMessage('chan.1', '"heartbeat"');
+    await presence.close();
+    expect(await lastSeen()).toBe(clock.now().toISOString());
+  });
+
+  it('touchInterval 0 writes every touch at once', async () => {
+    const eager = createPresence({ databaseUrl: url, now: clock.now, touchInterval: 0 });
+    const onMessage = eager.touchPresence(() => {});
+    for (let i = 0; i < 3; i++) await onMessage('chan.1', '"heartbeat"');
+    expect(await updates()).toBe(3);
+    await eager.close();
+  });
+
+  it('writes by itself after the interval', async () => {
+    const quick = createPresence({ databaseUrl: url, now: clock.now, maxAge: 1, touchInterval: 50 });
+    const onMessage = quick.touchPresence(() => {});
+    clock.advance(5);
+    await onMessage('chan.1', '"heartbeat"');
+    await expect.poll(lastSeen, { timeout: 2000, interval: 25 }).toBe(clock.now().toISOString());
+    await quick.close();
+  });
+});
+
+describe('touchInterval validation', () => {
+  it.each([[-1], [Number.NaN], [15_001], ['100']])('rejects %j with maxAge 60', (touchInterval) => {
+    expect(() => createPresence({ databaseUrl: 'file:./unused.db', maxAge: 60, touchInterval: touchInterval as number })).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('touchInterval') }),
+    );
+  });
+});
