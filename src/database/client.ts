@@ -121,12 +121,7 @@ export function driverErrorKind(error: unknown): string | undefined {
 
 /** SQLite's busy timeout ran out, or PostgreSQL aborted a transaction to avoid an anomaly. */
 function isTransient(error: unknown): boolean {
-  const original = adapterCause(error)?.originalCode;
-  return (
-    driverErrorKind(error) === 'TransactionWriteConflict' ||
-    (typeof original === 'string' && original.startsWith('SQLITE_BUSY')) ||
-    (error as { code?: unknown })?.code === 'P2034'
-  );
+  return driverErrorKind(error) === 'TransactionWriteConflict' || isStillBusy(error) || (error as { code?: unknown })?.code === 'P2034';
 }
 
 const UNAVAILABLE = new Set([
@@ -149,10 +144,35 @@ function translateError(error: unknown): unknown {
       { cause: error },
     );
   }
-  if ((kind !== undefined && UNAVAILABLE.has(kind)) || isConnectionFailure(error)) {
-    return new PresenceError('DATABASE_UNAVAILABLE', `Cannot use the database (${kind}): ${firstLine(error)}`, { cause: error });
+  if ((kind !== undefined && UNAVAILABLE.has(kind)) || isConnectionFailure(error) || isStillBusy(error)) {
+    return new PresenceError('DATABASE_UNAVAILABLE', `Cannot use the database: ${describeUnavailable(error)}`, { cause: error });
   }
   return error;
+}
+
+/** A readable reason, from the adapter's details when there are some. */
+function describeUnavailable(error: unknown): string {
+  const cause = (adapterCause(error) ?? {}) as Record<string, unknown>;
+  switch (cause.kind) {
+    case 'DatabaseNotReachable':
+      return `can't reach the server${cause.host ? ` at ${String(cause.host)}${cause.port ? `:${String(cause.port)}` : ''}` : ''}; is it running?`;
+    case 'DatabaseDoesNotExist':
+      return `the database${cause.db ? ` ${String(cause.db)}` : ''} does not exist`;
+    case 'AuthenticationFailed':
+    case 'DatabaseAccessDenied':
+      return `the server refused the login${cause.user ? ` of ${String(cause.user)}` : ''}`;
+    case 'TooManyConnections':
+      return 'the server has too many connections; lower pool.max';
+    case 'ConnectionClosed':
+      return 'the server closed the connection';
+  }
+  if (isStillBusy(error)) return 'the SQLite file stayed locked by another process for too long';
+  return firstLine(error);
+}
+
+function isStillBusy(error: unknown): boolean {
+  const original = adapterCause(error)?.originalCode;
+  return typeof original === 'string' && original.startsWith('SQLITE_BUSY');
 }
 
 /** pg's own connection errors, which reach us without a driver-adapter classification. */
