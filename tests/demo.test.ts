@@ -1,16 +1,15 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { scratchDir } from './support/scratch.ts';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
 
 describe('npm start', () => {
   it('runs the demo on SQLite to the end and exits 0', async () => {
-    const databaseUrl = `file:${join(mkdtempSync(join(tmpdir(), 'presence-demo-')), 'demo.db')}`;
+    const databaseUrl = `file:${join(scratchDir('demo'), 'demo.db')}`;
     const { stdout } = await run('npm', ['start', '--silent'], {
       cwd: root,
       env: { ...process.env, PRESENCE_DATABASE_URL: databaseUrl },

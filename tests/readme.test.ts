@@ -3,11 +3,11 @@
 // resolves to the built package by self-reference), run by node in a folder where
 // `presence-admin migrate` has created ./presence.db.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { scratchDir } from './support/scratch.ts';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
@@ -35,7 +35,7 @@ describe('README snippets', () => {
     mkdirSync(scratch, { recursive: true });
     const file = join(scratch, `snippet-${i}.mjs`);
     writeFileSync(file, code);
-    const cwd = mkdtempSync(join(tmpdir(), 'presence-readme-'));
+    const cwd = scratchDir('readme');
     const env = { PATH: process.env.PATH ?? '' };
     await run(process.execPath, [join(root, 'bin', 'presence-admin.js'), 'migrate'], { cwd, env });
     const { stderr } = await run(process.execPath, [file], { cwd, env, timeout: 20_000 });

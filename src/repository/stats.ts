@@ -40,6 +40,8 @@ interface CountsRow {
 export async function presenceStats(context: RepositoryContext, names?: readonly string[], maxAge?: number): Promise<PresenceStats> {
   names?.forEach((name) => assertChannelName(name, 'room name'));
   const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+  // Count as prunePresences would decide: buffered touches first.
+  await context.touches.flush();
   const cutoff = new Date(context.now().getTime() - seconds * 1000);
   const filter = names === undefined ? sql`` : sql`WHERE r."channelName" IN (${list(names.length > 0 ? names : [''])})`;
   const counts = (room: Sql) => sql`

@@ -1,7 +1,5 @@
 // A fresh, migrated database per test file on each engine, and raw-driver access to
 // it so that assertions never rely on the code under test.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -10,13 +8,14 @@ import { inject } from 'vitest';
 import { migrate } from '../../src/index.ts';
 import type { Engine } from './engines.ts';
 import { createDatabase } from './postgresServer.ts';
+import { scratchDir } from './scratch.ts';
 
 export { testEngines, type Engine } from './engines.ts';
 
 /** Makes an empty database (no tables) and returns its URL. */
 export async function emptyDatabase(engine: Engine): Promise<string> {
   if (engine === 'sqlite') {
-    return `file:${join(mkdtempSync(join(tmpdir(), 'presence-test-')), 'presence.db')}`;
+    return `file:${join(scratchDir('db'), 'presence.db')}`;
   }
   const serverUrl = inject('postgresUrl');
   if (!serverUrl) throw new Error('No PostgreSQL test server: run through vitest with postgresql in PRESENCE_TEST_ENGINES');

@@ -1,5 +1,8 @@
 // Starts one throwaway PostgreSQL server for the whole run (each test file makes its
 // own database on it) and generates the application-schema fixture client.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { generateAppClient } from './appClient.ts';
 import { testEngines } from './engines.ts';
@@ -8,12 +11,17 @@ import { startPostgresServer, type PostgresServer } from './postgresServer.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string;
+    /** Every temporary file of the run lives under this folder (see support/scratch.ts). */
+    scratchRoot: string;
   }
 }
 
 let server: PostgresServer | undefined;
+let scratchRoot: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  scratchRoot = mkdtempSync(join(tmpdir(), 'presence-tests-'));
+  project.provide('scratchRoot', scratchRoot);
   await generateAppClient();
   if (testEngines().includes('postgresql')) {
     server = await startPostgresServer();
@@ -25,4 +33,5 @@ export async function setup(project: TestProject): Promise<void> {
 
 export async function teardown(): Promise<void> {
   await server?.stop();
+  if (scratchRoot) rmSync(scratchRoot, { recursive: true, force: true });
 }
