@@ -22,6 +22,10 @@ export function createPresencesRepository(context: RepositoryContext): Presences
 
   async function leaveAll(channelName: string): Promise<void> {
     assertChannelName(channelName, 'channelName');
+    if (!context.events.has('changed')) {
+      await db.execute(sql`DELETE FROM "Presence" WHERE "channelName" = ${channelName}`);
+      return;
+    }
     const rows = await db.query<PresenceRow>(sql`
       DELETE FROM "Presence" WHERE "channelName" = ${channelName}
       RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);

@@ -4,7 +4,7 @@ import type { RepositoryContext } from './context.js';
 /** Most channels one flush statement names: well under both engines' parameter limits. */
 const CHUNK = 500;
 /** A buffer this full is flushed at once, so memory stays bounded however many channels touch. */
-const MAX_PENDING = 10_000;
+const MAX_PENDING = 100_000;
 
 /**
  * Coalesces touches: channels that sent traffic are remembered and written in one
