@@ -1,9 +1,9 @@
 // The operator side of presence-admin: --json on every command, --dry-run, stats and
 // status, in-process on each engine. Database state is checked through the raw driver.
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { cli, seedEmptyRooms, seedPresences } from './support/cli.ts';
-import { emptyDatabase, inspect, migratedDatabase, roomNames, snapshot, testEngines, type Inspector } from './support/databases.ts';
+import { emptyDatabase, inspect, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 const INIT = '20261129102310_init';
 
@@ -15,45 +15,37 @@ function json(out: string): Record<string, unknown> {
 }
 
 describe.each(testEngines())('presence-admin operator commands on %s', (engine) => {
-  let url: string;
-  let db: Inspector;
 
-  beforeAll(async () => {
-    url = await migratedDatabase(engine);
-    db = await inspect(url);
-  });
-  afterAll(() => db.close());
+  const database = useDatabase(engine);
   beforeEach(async () => {
-    await db.rows('DELETE FROM "Presence"');
-    await db.rows('DELETE FROM "Room"');
-    await seedPresences(url, 120, 'lobby/chan.old1', 'lobby/chan.old2', 'kitchen/chan.old3');
-    await seedPresences(url, 0, 'lobby/chan.new');
-    await seedEmptyRooms(url, 'attic', 'cellar');
+    await seedPresences(database.url, 120, 'lobby/chan.old1', 'lobby/chan.old2', 'kitchen/chan.old3');
+    await seedPresences(database.url, 0, 'lobby/chan.new');
+    await seedEmptyRooms(database.url, 'attic', 'cellar');
   });
 
   describe('--dry-run', () => {
     it('prune-presence reports what it would remove and changes nothing', async () => {
-      const before = await snapshot(db);
-      expect(await cli('prune-presence', '--dry-run', '--database-url', url)).toEqual({
+      const before = await snapshot(database.db);
+      expect(await cli('prune-presence', '--dry-run', '--database-url', database.url)).toEqual({
         code: 0,
         out: 'Would prune 3 presences from 2 rooms (dry run, nothing changed)\n',
         err: '',
       });
-      expect(await snapshot(db)).toEqual(before);
+      expect(await snapshot(database.db)).toEqual(before);
     });
 
     it('prune-rooms reports the empty rooms it would remove and changes nothing', async () => {
-      expect(await cli('prune-rooms', '--dry-run', '--database-url', url)).toEqual({
+      expect(await cli('prune-rooms', '--dry-run', '--database-url', database.url)).toEqual({
         code: 0,
         out: 'Would prune 2 empty rooms (dry run, nothing changed)\n',
         err: '',
       });
-      expect(await roomNames(db)).toEqual(['attic', 'cellar', 'kitchen', 'lobby']);
+      expect(await roomNames(database.db)).toEqual(['attic', 'cellar', 'kitchen', 'lobby']);
     });
 
     it('predicts exactly what the real run then does', async () => {
-      const dry = json((await cli('prune-presence', '--dry-run', '--json', '--database-url', url)).out);
-      const real = json((await cli('prune-presence', '--json', '--database-url', url)).out);
+      const dry = json((await cli('prune-presence', '--dry-run', '--json', '--database-url', database.url)).out);
+      const real = json((await cli('prune-presence', '--json', '--database-url', database.url)).out);
       expect({ presences: dry.presences, rooms: dry.rooms }).toEqual({ presences: real.presences, rooms: real.rooms });
     });
   });
@@ -66,7 +58,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
       [['migrate'], { command: 'migrate', applied: [] }],
       [['status'], { command: 'status', applied: [INIT], pending: [], failed: [], upToDate: true }],
     ])('%j prints one JSON object with counts, duration and database kind', async (argv, expected) => {
-      const result = await cli(...argv, '--json', '--database-url', url);
+      const result = await cli(...argv, '--json', '--database-url', database.url);
       expect(result.code).toBe(0);
       expect(result.err).toBe('');
       const output = json(result.out);
@@ -75,13 +67,13 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
     });
 
     it('stats prints the totals and per-room counts', async () => {
-      const output = json((await cli('stats', '--json', '--database-url', url)).out);
+      const output = json((await cli('stats', '--json', '--database-url', database.url)).out);
       expect(output.total).toEqual({ rooms: 4, presences: 4, users: 0, anonymous: 4, stale: 3 });
       expect((output.rooms as { room: string }[]).map((room) => room.room)).toEqual(['attic', 'cellar', 'kitchen', 'lobby']);
     });
 
     it('a failure prints a JSON error object on stdout and one Error line on stderr', async () => {
-      const result = await cli('stats', '--json', '--database-url', 'mysql://app:hunter2@db/app');
+      const result = await cli('stats', '--json', '--database-url', 'mysql://app:hunter2@database.db/app');
       expect(result.code).toBe(2);
       expect(json(result.out)).toMatchObject({ command: 'stats', ok: false, error: { code: 'UNSUPPORTED_DATABASE' } });
       expect(result.err).toMatch(/^Error: Unsupported database URL[^\n]*\n$/);
@@ -91,7 +83,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
 
   describe('stats', () => {
     it('prints a table per room with a total line', async () => {
-      const { code, out } = await cli('stats', '--database-url', url);
+      const { code, out } = await cli('stats', '--database-url', database.url);
       expect(code).toBe(0);
       expect(out.split('\n').map((line) => line.trim().split(/\s+/).join(' '))).toEqual([
         'room presences users anonymous stale>60s',
@@ -106,7 +98,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
     });
 
     it('narrows to the rooms given with --room and honours --max-age', async () => {
-      const output = json((await cli('stats', '--room', 'lobby', 'kitchen', '--max-age', '600', '--json', '--database-url', url)).out);
+      const output = json((await cli('stats', '--room', 'lobby', 'kitchen', '--max-age', '600', '--json', '--database-url', database.url)).out);
       expect(output.total).toEqual({ rooms: 2, presences: 4, users: 0, anonymous: 4, stale: 0 });
       expect(output.maxAge).toBe(600);
     });
@@ -114,7 +106,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
 
   describe('status', () => {
     it('exits 0 when every bundled migration is applied', async () => {
-      expect(await cli('status', '--database-url', url)).toEqual({ code: 0, out: `applied  ${INIT}\nDatabase is up to date\n`, err: '' });
+      expect(await cli('status', '--database-url', database.url)).toEqual({ code: 0, out: `applied  ${INIT}\nDatabase is up to date\n`, err: '' });
     });
 
     it('exits 3 and lists pending migrations on an empty database, without creating anything', async () => {

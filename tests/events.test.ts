@@ -1,33 +1,25 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceChangedEvent, type PresenceTracker } from '../src/index.ts';
 import { manualClock } from './support/clock.ts';
-import { inspect, migratedDatabase, testEngines, type Inspector } from './support/databases.ts';
+import { testEngines, useDatabase } from './support/databases.ts';
 
 describe.each(testEngines())('changed events on %s', (engine) => {
-  let url: string;
-  let db: Inspector;
   let clock: ReturnType<typeof manualClock>;
   let presence: PresenceTracker;
   let events: PresenceChangedEvent[];
   const listener = (event: PresenceChangedEvent) => void events.push(event);
 
-  beforeAll(async () => {
-    url = await migratedDatabase(engine);
-    db = await inspect(url);
-  });
-  afterAll(() => db.close());
+  const database = useDatabase(engine);
   beforeEach(async () => {
-    await db.rows('DELETE FROM "Presence"');
-    await db.rows('DELETE FROM "Room"');
     clock = manualClock();
-    presence = createPresence({ databaseUrl: url, now: clock.now, maxAge: 60 });
+    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
     events = [];
     presence.on('changed', listener);
   });
   afterEach(() => presence.close());
 
   const presenceId = async (room: string, channel: string) => {
-    const [row] = await db.rows<{ id: number }>(
+    const [row] = await database.db.rows<{ id: number }>(
       'SELECT p.id FROM "Presence" p JOIN "Room" r ON r.id = p."roomId" WHERE r."channelName" = ? AND p."channelName" = ?',
       room,
       channel,

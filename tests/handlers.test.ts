@@ -1,24 +1,16 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceTracker } from '../src/index.ts';
 import { manualClock } from './support/clock.ts';
-import { inspect, migratedDatabase, snapshot, testEngines, type Inspector } from './support/databases.ts';
+import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 describe.each(testEngines())('handler wrappers on %s', (engine) => {
-  let url: string;
-  let db: Inspector;
   let clock: ReturnType<typeof manualClock>;
   let presence: PresenceTracker;
 
-  beforeAll(async () => {
-    url = await migratedDatabase(engine);
-    db = await inspect(url);
-  });
-  afterAll(() => db.close());
+  const database = useDatabase(engine);
   beforeEach(async () => {
-    await db.rows('DELETE FROM "Presence"');
-    await db.rows('DELETE FROM "Room"');
     clock = manualClock();
-    presence = createPresence({ databaseUrl: url, now: clock.now });
+    presence = createPresence({ databaseUrl: database.url, now: clock.now });
     await presence.rooms.add('lobby', 'chan.1');
     clock.advance(30);
   });
@@ -26,7 +18,7 @@ describe.each(testEngines())('handler wrappers on %s', (engine) => {
 
   const lastSeenOf = async (channel: string) => {
     await presence.presences.flush();
-    const [row] = await db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
+    const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
     return new Date(row!.lastSeen).toISOString();
   };
 
@@ -93,7 +85,7 @@ describe.each(testEngines())('handler wrappers on %s', (engine) => {
       await presence.rooms.add('kitchen', 'chan.2');
       let seenByHandler: string[] = [];
       const onDisconnect = presence.removePresence(async (channel: string, code: number) => {
-        seenByHandler = await snapshot(db);
+        seenByHandler = await snapshot(database.db);
         return `${channel} closed ${code}`;
       });
       await expect(onDisconnect('chan.1', 1000)).resolves.toBe('chan.1 closed 1000');

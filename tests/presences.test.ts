@@ -1,29 +1,21 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceTracker } from '../src/index.ts';
 import { manualClock } from './support/clock.ts';
-import { inspect, migratedDatabase, snapshot, testEngines, type Inspector } from './support/databases.ts';
+import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 describe.each(testEngines())('presences on %s', (engine) => {
-  let url: string;
-  let db: Inspector;
   let clock: ReturnType<typeof manualClock>;
   let presence: PresenceTracker;
 
-  beforeAll(async () => {
-    url = await migratedDatabase(engine);
-    db = await inspect(url);
-  });
-  afterAll(() => db.close());
+  const database = useDatabase(engine);
   beforeEach(async () => {
-    await db.rows('DELETE FROM "Presence"');
-    await db.rows('DELETE FROM "Room"');
     clock = manualClock();
-    presence = createPresence({ databaseUrl: url, now: clock.now });
+    presence = createPresence({ databaseUrl: database.url, now: clock.now });
   });
   afterEach(() => presence.close());
 
   const lastSeen = async () => {
-    const rows = await db.rows<{ room: string; channel: string; lastSeen: unknown }>(
+    const rows = await database.db.rows<{ room: string; channel: string; lastSeen: unknown }>(
       'SELECT r."channelName" AS room, p."channelName" AS channel, p."lastSeen" AS "lastSeen" FROM "Presence" p JOIN "Room" r ON r.id = p."roomId" ORDER BY 1, 2',
     );
     return rows.map((row) => `${row.room}/${row.channel}@${new Date(row.lastSeen as string).toISOString()}`);
@@ -53,12 +45,12 @@ describe.each(testEngines())('presences on %s', (engine) => {
     await presence.rooms.add('kitchen', 'chan.1', 'alice');
     await presence.rooms.add('lobby', 'chan.2', 'bob');
     await presence.presences.leaveAll('chan.1');
-    expect(await snapshot(db)).toEqual(['lobby/chan.2=bob']);
+    expect(await snapshot(database.db)).toEqual(['lobby/chan.2=bob']);
   });
 
   it('leaveAll of an unknown channel is a no-op', async () => {
     await presence.rooms.add('lobby', 'chan.1');
     await presence.presences.leaveAll('chan.404');
-    expect(await snapshot(db)).toEqual(['lobby/chan.1=-']);
+    expect(await snapshot(database.db)).toEqual(['lobby/chan.1=-']);
   });
 });

@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createPresence } from '../src/index.ts';
-import { inspect, migratedDatabase, roomNames, snapshot, testEngines, type Inspector } from './support/databases.ts';
+import { roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 const HOLDER = new URL('./support/transactionHolder.ts', import.meta.url).pathname;
 
@@ -27,48 +27,38 @@ async function holdTransaction(url: string, statements: string[]): Promise<() =>
 }
 
 describe.each(testEngines())('races with an open transaction on %s', (engine) => {
-  let url: string;
-  let db: Inspector;
 
-  beforeAll(async () => {
-    url = await migratedDatabase(engine);
-    db = await inspect(url);
-  });
-  afterAll(() => db.close());
-  beforeEach(async () => {
-    await db.rows('DELETE FROM "Presence"');
-    await db.rows('DELETE FROM "Room"');
-  });
+  const database = useDatabase(engine);
 
   it('pruneRooms never deletes a room whose presence is being inserted by an uncommitted transaction', async () => {
-    const presence = createPresence({ databaseUrl: url });
+    const presence = createPresence({ databaseUrl: database.url });
     await presence.rooms.add('lobby', 'chan.1');
     await presence.rooms.remove('lobby', 'chan.1');
-    const [room] = await db.rows<{ id: number }>('SELECT id FROM "Room"');
-    const commit = await holdTransaction(url, [
+    const [room] = await database.db.rows<{ id: number }>('SELECT id FROM "Room"');
+    const commit = await holdTransaction(database.url, [
       `INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen") VALUES (${room!.id}, 'chan.2', NULL, '2099-01-01T00:00:00.000+00:00')`,
     ]);
     const pruning = presence.rooms.pruneRooms();
     await sleep(300);
     await commit();
     await pruning;
-    expect(await snapshot(db)).toEqual(['lobby/chan.2=-']);
+    expect(await snapshot(database.db)).toEqual(['lobby/chan.2=-']);
     await presence.close();
   });
 
   it('add succeeds when the room it found is deleted by a concurrent prune before its insert', async () => {
-    const presence = createPresence({ databaseUrl: url });
+    const presence = createPresence({ databaseUrl: database.url });
     await presence.rooms.add('lobby', 'chan.1');
     await presence.rooms.remove('lobby', 'chan.1');
     // The room id is now cached; another process deletes the room and commits while add waits.
-    const commit = await holdTransaction(url, [`DELETE FROM "Room" WHERE "channelName" = 'lobby'`]);
+    const commit = await holdTransaction(database.url, [`DELETE FROM "Room" WHERE "channelName" = 'lobby'`]);
     const adding = presence.rooms.add('lobby', 'chan.2', 'alice');
     await sleep(300);
     await commit();
     const room = await adding;
-    expect(await snapshot(db)).toEqual(['lobby/chan.2=alice']);
-    expect(await roomNames(db)).toEqual(['lobby']);
-    const [stored] = await db.rows<{ id: number }>('SELECT id FROM "Room"');
+    expect(await snapshot(database.db)).toEqual(['lobby/chan.2=alice']);
+    expect(await roomNames(database.db)).toEqual(['lobby']);
+    const [stored] = await database.db.rows<{ id: number }>('SELECT id FROM "Room"');
     expect(room.id).toBe(Number(stored!.id));
     await presence.close();
   });

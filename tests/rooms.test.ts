@@ -1,26 +1,18 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceChangedEvent, type PresenceTracker } from '../src/index.ts';
 import { manualClock } from './support/clock.ts';
-import { inspect, migratedDatabase, roomNames, snapshot, testEngines, type Inspector } from './support/databases.ts';
+import { roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 describe.each(testEngines())('rooms on %s', (engine) => {
-  let url: string;
-  let db: Inspector;
   let clock: ReturnType<typeof manualClock>;
   let presence: PresenceTracker;
   let events: PresenceChangedEvent[];
 
-  beforeAll(async () => {
-    url = await migratedDatabase(engine);
-    db = await inspect(url);
-  });
-  afterAll(() => db.close());
+  const database = useDatabase(engine);
 
   beforeEach(async () => {
-    await db.rows('DELETE FROM "Presence"');
-    await db.rows('DELETE FROM "Room"');
     clock = manualClock();
-    presence = createPresence({ databaseUrl: url, now: clock.now, maxAge: 60 });
+    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
     events = [];
     presence.on('changed', (event) => void events.push(event));
   });
@@ -29,36 +21,36 @@ describe.each(testEngines())('rooms on %s', (engine) => {
   describe('add', () => {
     it('creates the room and the presence, and returns the room', async () => {
       const room = await presence.rooms.add('lobby', 'chan.1', 'alice');
-      const [stored] = await db.rows<{ id: number; channelName: string }>('SELECT id, "channelName" FROM "Room"');
+      const [stored] = await database.db.rows<{ id: number; channelName: string }>('SELECT id, "channelName" FROM "Room"');
       expect(room).toEqual({ id: Number(stored!.id), channelName: 'lobby' });
-      expect(await snapshot(db)).toEqual(['lobby/chan.1=alice']);
+      expect(await snapshot(database.db)).toEqual(['lobby/chan.1=alice']);
     });
 
     it('stores numeric user ids as strings and missing users as null', async () => {
       await presence.rooms.add('lobby', 'chan.1', 42);
       await presence.rooms.add('lobby', 'chan.2');
       await presence.rooms.add('lobby', 'chan.3', null);
-      expect(await snapshot(db)).toEqual(['lobby/chan.1=42', 'lobby/chan.2=-', 'lobby/chan.3=-']);
+      expect(await snapshot(database.db)).toEqual(['lobby/chan.1=42', 'lobby/chan.2=-', 'lobby/chan.3=-']);
     });
 
     it('reuses an existing room', async () => {
       const first = await presence.rooms.add('lobby', 'chan.1');
       const second = await presence.rooms.add('lobby', 'chan.2');
       expect(second).toEqual(first);
-      expect(await roomNames(db)).toEqual(['lobby']);
+      expect(await roomNames(database.db)).toEqual(['lobby']);
     });
 
     it('puts one channel in several rooms', async () => {
       await presence.rooms.add('lobby', 'chan.1', 'alice');
       await presence.rooms.add('kitchen', 'chan.1', 'alice');
-      expect(await snapshot(db)).toEqual(['kitchen/chan.1=alice', 'lobby/chan.1=alice']);
+      expect(await snapshot(database.db)).toEqual(['kitchen/chan.1=alice', 'lobby/chan.1=alice']);
     });
 
     it('is idempotent: a second add refreshes lastSeen and emits nothing', async () => {
       await presence.rooms.add('lobby', 'chan.1', 'alice');
       clock.advance(30);
       await presence.rooms.add('lobby', 'chan.1', 'alice');
-      const rows = await db.rows<{ lastSeen: unknown }>('SELECT "lastSeen" FROM "Presence"');
+      const rows = await database.db.rows<{ lastSeen: unknown }>('SELECT "lastSeen" FROM "Presence"');
       expect(rows).toHaveLength(1);
       expect(new Date(rows[0]!.lastSeen as string).toISOString()).toBe(clock.now().toISOString());
       expect(events.filter((event) => event.added)).toHaveLength(1);
@@ -67,16 +59,16 @@ describe.each(testEngines())('rooms on %s', (engine) => {
     it('updates the user when the same channel is added with another user', async () => {
       await presence.rooms.add('lobby', 'chan.1', 'alice');
       await presence.rooms.add('lobby', 'chan.1', 'bob');
-      expect(await snapshot(db)).toEqual(['lobby/chan.1=bob']);
+      expect(await snapshot(database.db)).toEqual(['lobby/chan.1=bob']);
       expect(await presence.rooms.getUsers('lobby')).toEqual(['bob']);
     });
 
     it('re-creates a room that was pruned after this process last used it', async () => {
       await presence.rooms.add('lobby', 'chan.1');
-      await db.rows('DELETE FROM "Presence"');
-      await db.rows('DELETE FROM "Room"');
+      await database.db.rows('DELETE FROM "Presence"');
+      await database.db.rows('DELETE FROM "Room"');
       const room = await presence.rooms.add('lobby', 'chan.2');
-      expect(await snapshot(db)).toEqual(['lobby/chan.2=-']);
+      expect(await snapshot(database.db)).toEqual(['lobby/chan.2=-']);
       expect(room.channelName).toBe('lobby');
     });
   });
@@ -87,21 +79,21 @@ describe.each(testEngines())('rooms on %s', (engine) => {
       await presence.rooms.add('lobby', 'chan.2');
       await presence.rooms.add('kitchen', 'chan.1');
       await presence.rooms.remove('lobby', 'chan.1');
-      expect(await snapshot(db)).toEqual(['kitchen/chan.1=-', 'lobby/chan.2=-']);
+      expect(await snapshot(database.db)).toEqual(['kitchen/chan.1=-', 'lobby/chan.2=-']);
     });
 
     it('is a no-op for an unknown room or channel', async () => {
       await presence.rooms.add('lobby', 'chan.1');
       await presence.rooms.remove('nowhere', 'chan.1');
       await presence.rooms.remove('lobby', 'chan.404');
-      expect(await snapshot(db)).toEqual(['lobby/chan.1=-']);
+      expect(await snapshot(database.db)).toEqual(['lobby/chan.1=-']);
       expect(events.filter((event) => event.removed)).toEqual([]);
     });
 
     it('keeps the room (pruneRooms removes it later)', async () => {
       await presence.rooms.add('lobby', 'chan.1');
       await presence.rooms.remove('lobby', 'chan.1');
-      expect(await roomNames(db)).toEqual(['lobby']);
+      expect(await roomNames(database.db)).toEqual(['lobby']);
     });
   });
 
@@ -134,7 +126,7 @@ describe.each(testEngines())('rooms on %s', (engine) => {
       await presence.rooms.add('lobby', 'chan.new', 'bob');
       clock.advance(30); // old ones are 75 s old, the new one 30 s
       expect(await presence.rooms.prunePresences()).toBe(2);
-      expect(await snapshot(db)).toEqual(['lobby/chan.new=bob']);
+      expect(await snapshot(database.db)).toEqual(['lobby/chan.new=bob']);
     });
 
     it('keeps a presence exactly at the max age', async () => {
@@ -161,7 +153,7 @@ describe.each(testEngines())('rooms on %s', (engine) => {
     });
 
     it('counts removals the same whether or not anyone listens', async () => {
-      const quiet = createPresence({ databaseUrl: url, now: clock.now });
+      const quiet = createPresence({ databaseUrl: database.url, now: clock.now });
       await quiet.rooms.add('lobby', 'chan.1');
       await quiet.rooms.add('lobby', 'chan.2');
       clock.advance(61);
@@ -178,7 +170,7 @@ describe.each(testEngines())('rooms on %s', (engine) => {
       await presence.rooms.remove('kitchen', 'chan.2');
       await presence.presences.leaveAll('chan.3');
       expect(await presence.rooms.pruneRooms()).toBe(2);
-      expect(await roomNames(db)).toEqual(['lobby']);
+      expect(await roomNames(database.db)).toEqual(['lobby']);
       expect(await presence.rooms.pruneRooms()).toBe(0);
     });
 
@@ -187,7 +179,7 @@ describe.each(testEngines())('rooms on %s', (engine) => {
       await presence.rooms.remove('lobby', 'chan.1');
       await presence.rooms.pruneRooms();
       await presence.rooms.add('lobby', 'chan.2');
-      expect(await snapshot(db)).toEqual(['lobby/chan.2=-']);
+      expect(await snapshot(database.db)).toEqual(['lobby/chan.2=-']);
     });
   });
 });

@@ -1,9 +1,9 @@
 // touchPresence coalesces touches: a flood costs one write per interval, and buffering
 // never lets a live connection be pruned.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceTracker } from '../src/index.ts';
 import { manualClock } from './support/clock.ts';
-import { inspect, migratedDatabase, testEngines, type Inspector } from './support/databases.ts';
+import { testEngines, type Inspector, useDatabase } from './support/databases.ts';
 
 /** Counts row updates on Presence with a trigger, independently of the library. */
 async function countUpdates(db: Inspector, engine: string) {
@@ -18,29 +18,25 @@ async function countUpdates(db: Inspector, engine: string) {
 }
 
 describe.each(testEngines())('buffered touches on %s', (engine) => {
-  let url: string;
-  let db: Inspector;
   let updates: () => Promise<number>;
   let clock: ReturnType<typeof manualClock>;
   let presence: PresenceTracker;
 
+  const database = useDatabase(engine);
   beforeAll(async () => {
-    url = await migratedDatabase(engine);
-    db = await inspect(url);
-    updates = await countUpdates(db, engine);
+    updates = await countUpdates(database.db, engine);
   });
-  afterAll(() => db.close());
   beforeEach(async () => {
-    await db.rows('DELETE FROM "Presence"');
-    await db.rows('DELETE FROM touch_log');
+    await database.db.rows('DELETE FROM "Presence"');
+    await database.db.rows('DELETE FROM touch_log');
     clock = manualClock();
-    presence = createPresence({ databaseUrl: url, now: clock.now, maxAge: 60, touchInterval: 15_000 });
+    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60, touchInterval: 15_000 });
     await presence.rooms.add('lobby', 'chan.1');
   });
   afterEach(() => presence.close());
 
   const lastSeen = async () => {
-    const [row] = await db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', 'chan.1');
+    const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', 'chan.1');
     return new Date(row!.lastSeen).toISOString();
   };
 
@@ -81,7 +77,7 @@ describe.each(testEngines())('buffered touches on %s', (engine) => {
   });
 
   it('touchInterval 0 writes every touch at once', async () => {
-    const eager = createPresence({ databaseUrl: url, now: clock.now, touchInterval: 0 });
+    const eager = createPresence({ databaseUrl: database.url, now: clock.now, touchInterval: 0 });
     const onMessage = eager.touchPresence(() => {});
     for (let i = 0; i < 3; i++) await onMessage('chan.1', '"heartbeat"');
     expect(await updates()).toBe(3);
@@ -89,7 +85,7 @@ describe.each(testEngines())('buffered touches on %s', (engine) => {
   });
 
   it('writes by itself after the interval', async () => {
-    const quick = createPresence({ databaseUrl: url, now: clock.now, maxAge: 1, touchInterval: 50 });
+    const quick = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 1, touchInterval: 50 });
     const onMessage = quick.touchPresence(() => {});
     clock.advance(5);
     await onMessage('chan.1', '"heartbeat"');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { migrate } from '../../src/index.ts';
 import type { Engine } from './engines.ts';
 import { createDatabase } from './postgresServer.ts';
@@ -73,4 +73,22 @@ export async function snapshot(inspector: Inspector): Promise<string[]> {
 export async function roomNames(inspector: Inspector): Promise<string[]> {
   const rows = await inspector.rows<{ name: string }>('SELECT "channelName" AS name FROM "Room"');
   return rows.map((row) => row.name).sort();
+}
+
+/**
+ * Gives a test file one migrated database on `engine`, emptied before each test.
+ * Read `url` and `db` (a raw-driver inspector) inside tests and hooks.
+ */
+export function useDatabase(engine: Engine): { readonly url: string; readonly db: Inspector } {
+  const state = {} as { url: string; db: Inspector };
+  beforeAll(async () => {
+    state.url = await migratedDatabase(engine);
+    state.db = await inspect(state.url);
+  });
+  afterAll(() => state.db.close());
+  beforeEach(async () => {
+    await state.db.rows('DELETE FROM "Presence"');
+    await state.db.rows('DELETE FROM "Room"');
+  });
+  return state;
 }
