@@ -148,12 +148,14 @@ describe.each(testEngines())('bin/presence-admin.js on %s', (engine) => {
     }
   });
 
-  it('gates a deploy with status (exit 3, then 0) and reports in JSON for monitoring', async () => {
+  it('gates a deploy with status (exit 3, then 0), dry-runs the prunes and reports in JSON for monitoring', async () => {
     const url = await emptyDatabase(engine);
     const cli = async (...args: string[]) => outcome(await presenceAdmin([...args, '--database-url', url]));
     expect((await cli('status')).code).toBe(3);
     expect((await cli('migrate', '--json')).code).toBe(0);
     expect(await cli('status')).toEqual(summary(`applied  ${initMigration(engine)}\nDatabase is up to date`));
+    expect(await cli('prune-presence', '--dry-run')).toEqual(summary('Would prune 0 presences from 0 rooms (dry run, nothing changed)'));
+    expect(await cli('prune-rooms', '--dry-run')).toEqual(summary('Would prune 0 empty rooms (dry run, nothing changed)'));
     const stats = await cli('stats', '--json');
     expect(stats.stderr).toBe('');
     expect(JSON.parse(stats.stdout)).toMatchObject({ command: 'stats', ok: true, database: engine, total: { rooms: 0, presences: 0 } });
