@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PresenceError } from '../errors.js';
-import { adapterConnection, type Connection } from './connections.js';
+import { adapterConnection, onEachConnection, type Connection } from './connections.js';
 import type { DatabaseLocation } from './url.js';
 
 /** Connection pool settings for PostgreSQL (ignored for SQLite). */
@@ -29,7 +29,9 @@ const SQLITE_PRAGMAS = `PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}; PRAGMA 
 /** A driver adapter factory for the location, as Prisma's client and schema engine take it. */
 export function adapterFactory(location: DatabaseLocation, pool: PoolOptions = {}): SqlMigrationAwareDriverAdapterFactory {
   if (location.dialect === 'sqlite') {
-    return withSqlitePragmas(new PrismaBetterSqlite3({ url: location.url, timeout: SQLITE_BUSY_TIMEOUT_MS }));
+    return onEachConnection(new PrismaBetterSqlite3({ url: location.url, timeout: SQLITE_BUSY_TIMEOUT_MS }), (connection) =>
+      connection.executeScript(SQLITE_PRAGMAS),
+    );
   }
   return new PrismaPg({
     connectionString: location.url,
@@ -52,18 +54,4 @@ export function openConnection(location: DatabaseLocation, pool?: PoolOptions): 
     );
   }
   return adapterConnection(adapterFactory(location, pool));
-}
-
-function withSqlitePragmas(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
-  const configure = async (connecting: Promise<SqlDriverAdapter>) => {
-    const connection = await connecting;
-    await connection.executeScript(SQLITE_PRAGMAS);
-    return connection;
-  };
-  return {
-    provider: factory.provider,
-    adapterName: factory.adapterName,
-    connect: () => configure(factory.connect()),
-    connectToShadowDb: () => configure(factory.connectToShadowDb()),
-  };
 }

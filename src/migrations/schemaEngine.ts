@@ -7,6 +7,7 @@ import {
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
 import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
+import { onEachConnection } from '../database/connections.js';
 
 export type SchemaEngine = bg.SchemaEngine;
 
@@ -52,7 +53,7 @@ export async function withSchemaEngine<T>(
 ): Promise<T> {
   await loadWasm();
   const opened: SqlDriverAdapter[] = [];
-  const tracked = trackConnections(adapterFactory, opened);
+  const tracked = onEachConnection(adapterFactory, (connection) => void opened.push(connection));
   const engine = await bg.SchemaEngine.new({ datamodels }, () => {}, bindMigrationAwareSqlAdapterFactory(tracked));
   try {
     return await work(engine);
@@ -60,23 +61,6 @@ export async function withSchemaEngine<T>(
     engine.free();
     await Promise.allSettled(opened.map((connection) => connection.dispose()));
   }
-}
-
-function trackConnections(
-  factory: SqlMigrationAwareDriverAdapterFactory,
-  opened: SqlDriverAdapter[],
-): SqlMigrationAwareDriverAdapterFactory {
-  const remember = async (connecting: Promise<SqlDriverAdapter>) => {
-    const connection = await connecting;
-    opened.push(connection);
-    return connection;
-  };
-  return {
-    provider: factory.provider,
-    adapterName: factory.adapterName,
-    connect: () => remember(factory.connect()),
-    connectToShadowDb: () => remember(factory.connectToShadowDb()),
-  };
 }
 
 /**
