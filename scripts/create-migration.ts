@@ -6,8 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { mockMigrationAwareAdapterFactory } from '@prisma/driver-adapter-utils';
-import { withSchemaEngine } from '../src/migrations/schemaEngine.ts';
+import { migrationScript } from '../src/migrations/schemaEngine.ts';
 import { DIALECTS, schemaFolder, type ScriptDialect } from './prisma-paths.ts';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { from: { type: 'string', default: 'HEAD' } } });
@@ -25,18 +24,7 @@ for (const dialect of DIALECTS) {
   const migrationsDir = join(folder, 'migrations');
   const isFirst = !existsSync(migrationsDir) || readdirSync(migrationsDir).every((entry) => entry.endsWith('.toml'));
   const current = schemaFiles(folder, (file) => readFileSync(join(folder, file), 'utf8'));
-  const from = isFirst
-    ? { tag: 'empty' as const }
-    : { tag: 'schemaDatamodel' as const, files: schemaFiles(folder, (file) => gitShow(values.from, `${folder}/${file}`)) };
-  const { stdout } = await withSchemaEngine(mockMigrationAwareAdapterFactory('sqlite'), current.map(({ path, content }) => [path, content]), (engine) =>
-    engine.diff({
-      from,
-      to: { tag: 'schemaDatamodel', files: current },
-      script: true,
-      exitCode: null,
-      filters: { externalTables: [], externalEnums: [] },
-    } as Parameters<typeof engine.diff>[0]) as Promise<{ stdout: string }>,
-  );
+  const stdout = await migrationScript(current, isFirst ? 'empty' : schemaFiles(folder, (file) => gitShow(values.from, `${folder}/${file}`)));
   if (stdout.includes('This is an empty migration')) {
     console.log(`${dialect}: no schema change since ${values.from}`);
     continue;

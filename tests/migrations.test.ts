@@ -8,10 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { mockMigrationAwareAdapterFactory } from '@prisma/driver-adapter-utils';
 import { describe, expect, it } from 'vitest';
 import { migrate, PresenceError } from '../src/index.ts';
-import { withSchemaEngine } from '../src/migrations/schemaEngine.ts';
+import { migrationScript } from '../src/migrations/schemaEngine.ts';
 import { emptyDatabase, inspect, migratedDatabase, testEngines, type Engine, type Inspector } from './support/databases.ts';
 
 const PRISMA_DIR = fileURLToPath(new URL('../prisma/', import.meta.url));
@@ -43,20 +42,7 @@ function schemaFiles(provider: Engine): { path: string; content: string }[] {
 
 /** What `prisma migrate diff --from-empty --to-schema <provider> --script` prints, from the engine itself. */
 async function engineScriptFromEmpty(provider: Engine): Promise<string> {
-  const files = schemaFiles(provider);
-  const { stdout } = await withSchemaEngine(
-    mockMigrationAwareAdapterFactory('sqlite'),
-    files.map(({ path, content }) => [path, content]),
-    (engine) =>
-      engine.diff({
-        from: { tag: 'empty' },
-        to: { tag: 'schemaDatamodel', files },
-        script: true,
-        exitCode: null,
-        filters: { externalTables: [], externalEnums: [] },
-      } as Parameters<typeof engine.diff>[0]) as Promise<{ stdout: string }>,
-  );
-  return stdout;
+  return migrationScript(schemaFiles(provider));
 }
 
 // ---------------------------------------------------------------------------------------

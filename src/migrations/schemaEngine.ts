@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import {
   bindMigrationAwareSqlAdapterFactory,
+  mockMigrationAwareAdapterFactory,
   type SqlDriverAdapter,
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
@@ -79,4 +80,29 @@ function withUnrefTimers(bindings: typeof bg): Record<string, unknown> {
     }
   }
   return imports;
+}
+
+/** One file of a (multi-file) Prisma schema. */
+export interface SchemaFile {
+  path: string;
+  content: string;
+}
+
+/**
+ * The SQL that takes a database from `from` (nothing, or an older schema) to the schema
+ * `to`: what `prisma migrate diff --script` prints. Needs no database.
+ */
+export async function migrationScript(to: SchemaFile[], from: SchemaFile[] | 'empty' = 'empty'): Promise<string> {
+  const source = from === 'empty' ? { tag: 'empty' as const } : { tag: 'schemaDatamodel' as const, files: from };
+  const datamodels = to.map(({ path, content }): [string, string] => [path, content]);
+  const { stdout } = (await withSchemaEngine(mockMigrationAwareAdapterFactory('sqlite'), datamodels, (engine) =>
+    engine.diff({
+      from: source,
+      to: { tag: 'schemaDatamodel', files: to },
+      script: true,
+      exitCode: null,
+      filters: { externalTables: [], externalEnums: [] },
+    } as Parameters<typeof engine.diff>[0]),
+  )) as { stdout: string };
+  return stdout;
 }

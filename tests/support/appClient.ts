@@ -6,8 +6,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { mockMigrationAwareAdapterFactory } from '@prisma/driver-adapter-utils';
-import { withSchemaEngine } from '../../src/migrations/schemaEngine.ts';
+import { migrationScript } from '../../src/migrations/schemaEngine.ts';
 import type { Engine } from './engines.ts';
 
 const fixture = (engine: Engine) => join('tests', 'fixtures', `app-${engine}`);
@@ -28,18 +27,7 @@ export async function createAppTables(engine: Engine, url: string): Promise<void
     const path = join(fixture(engine), name);
     return { path, content: readFileSync(path, 'utf8') };
   });
-  const { stdout } = (await withSchemaEngine(
-    mockMigrationAwareAdapterFactory('sqlite'),
-    files.map(({ path, content }) => [path, content]),
-    (engine) =>
-      engine.diff({
-        from: { tag: 'empty' },
-        to: { tag: 'schemaDatamodel', files },
-        script: true,
-        exitCode: null,
-        filters: { externalTables: [], externalEnums: [] },
-      } as Parameters<typeof engine.diff>[0]),
-  )) as { stdout: string };
+  const stdout = await migrationScript(files);
   if (engine === 'sqlite') {
     const db = new Database(url.slice('file:'.length));
     db.exec(stdout);
