@@ -83,7 +83,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
         RETURNING ${PRESENCE_COLUMNS}, (xmax = 0) AS "created"`);
       return { presence: toPresence(row!), created: row!.created };
     }
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const [inserted] = await db.query<PresenceRow>(sql`
         INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen")
         VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen})
@@ -94,8 +94,11 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
         UPDATE "Presence" SET "userId" = ${userId}, "lastSeen" = ${lastSeen}
         WHERE "roomId" = ${room.id} AND "channelName" = ${channelName}
         RETURNING ${PRESENCE_COLUMNS}`);
-      // Removed by someone else between the two statements: insert it again.
       if (updated) return { presence: toPresence(updated), created: false };
+      // Removed by someone else between the two statements: insert it again, a few times at most.
+      if (attempt >= ADD_ATTEMPTS) {
+        throw new PresenceError('DATABASE_UNAVAILABLE', `Joining room "${room.channelName}" kept racing concurrent removals`);
+      }
     }
   }
 
