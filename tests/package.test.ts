@@ -19,6 +19,8 @@ import { testEngines } from './support/engines.ts';
 import { createDatabase, dropDatabase } from './support/postgresServer.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The consumer application's sources, kept as plain files next to the test. */
+const consumerFixture = (name: string) => readFileSync(join(ROOT, 'tests', 'fixtures', 'consumer', name), 'utf8');
 const SLOW = 300_000;
 // Measured on 2 CPUs: ~8 s for npm itself, ~150 s compiling better-sqlite3 (sqlite3.c, then
 // the addon: make cannot overlap them). Under the load of the rest of the suite it takes longer.
@@ -285,68 +287,6 @@ describe('the npm tarball', () => {
 // ---------------------------------------------------------------------------------------
 // The consumer project.
 
-const APP_MJS = `import { createPresence, migrate, migrationStatus, PresenceError } from 'prisma-presence';
-
-const databaseUrl = 'file:./app.db';
-console.log('migrate', JSON.stringify(await migrate({ databaseUrl })));
-console.log('migrate again', JSON.stringify(await migrate({ databaseUrl })));
-console.log('status', JSON.stringify(await migrationStatus({ databaseUrl })));
-
-let clock = new Date('2030-01-01T00:00:00.000Z');
-const presence = createPresence({ databaseUrl, maxAge: 60, now: () => clock });
-presence.on('changed', ({ room, added, removed, bulkChange }) => {
-  const who = (p) => (p ? \`\${p.channelName}=\${p.userId ?? '-'}@\${p.lastSeen.toISOString()}\` : null);
-  console.log('changed', room.channelName, who(added), who(removed), bulkChange);
-});
-
-const lobby = await presence.rooms.add('lobby', 'chan.1', 'alice');
-console.log('room', typeof lobby.id, lobby.channelName);
-await presence.rooms.add('lobby', 'chan.2');
-await presence.rooms.add('lobby', 'chan.3', 42);
-await presence.rooms.add('lobby', 'chan.1', 'alice'); // already there: no event
-await presence.rooms.add('kitchen', 'chan.1', 'alice');
-console.log('users', JSON.stringify(await presence.rooms.getUsers('lobby')));
-console.log('anonymous', JSON.stringify(await presence.rooms.getAnonymousCount('lobby')));
-console.log('unknown room', JSON.stringify(await presence.rooms.getUsers('nowhere')), await presence.rooms.getAnonymousCount('nowhere'));
-
-const onMessage = presence.touchPresence(async (channel, message) => \`\${channel} said \${message}\`);
-clock = new Date('2030-01-01T00:01:01.000Z'); // 61 s later: all three are stale...
-console.log('heartbeat', JSON.stringify(await onMessage('chan.2', '"heartbeat"'))); // ...but chan.2 touches
-console.log('message', JSON.stringify(await onMessage('chan.2', 'hi')));
-console.log('pruned presences', await presence.rooms.prunePresences());
-console.log('pruned rooms', await presence.rooms.pruneRooms());
-const stats = await presence.rooms.stats();
-console.log('stats', JSON.stringify(stats.total), JSON.stringify(stats.rooms.map((line) => line.room)), stats.maxAge);
-console.log('users', JSON.stringify(await presence.rooms.getUsers('lobby')));
-console.log('anonymous', await presence.rooms.getAnonymousCount('lobby'));
-await presence.presences.leaveAll('chan.2');
-
-const failure = async (label, work) => {
-  try {
-    await work();
-    console.log(label, 'did not fail');
-  } catch (error) {
-    console.log(label, error instanceof PresenceError, error instanceof Error, error.name, error.code);
-  }
-};
-await failure('empty room name', () => presence.rooms.add('', 'chan.x'));
-await failure('object user id', () => presence.rooms.add('lobby', 'chan.x', { id: 1 }));
-await failure('bad max age', () => presence.rooms.prunePresences(-1));
-await failure('bad option', () => createPresence({ databaseUrl, maxAge: 'soon' }));
-await failure('unsupported url', () => createPresence({ databaseUrl: 'mysql://u:p@h/db' }));
-await failure('missing database', async () => {
-  const missing = createPresence({ databaseUrl: 'file:./missing.db' });
-  try {
-    await missing.rooms.getUsers('lobby');
-  } finally {
-    await missing.close();
-  }
-});
-
-await presence.close();
-await failure('closed', () => presence.rooms.getUsers('lobby'));
-console.log('done');
-`;
 
 const APP_MJS_STDOUT = (migration: string) =>
   [
@@ -384,170 +324,11 @@ const APP_MJS_STDOUT = (migration: string) =>
 
 // Uses the public types the way an application does; strict, and skipLibCheck off so the
 // shipped .d.ts files (and what they import) are checked too.
-const APP_TS = `import {
-  createPresence,
-  migrate,
-  migrationStatus,
-  PresenceError,
-  type DisconnectHandler,
-  type MessageHandler,
-  type MigrateOptions,
-  type MigrationStatus,
-  type PoolOptions,
-  type Presence,
-  type PresenceChangedEvent,
-  type PresenceCounts,
-  type PresenceErrorCode,
-  type PresenceEventMap,
-  type PresenceEventName,
-  type PresenceListener,
-  type PresenceOptions,
-  type PresencesRepository,
-  type PresenceStats,
-  type PresenceTracker,
-  type PrismaClientLike,
-  type Room,
-  type RoomsRepository,
-} from 'prisma-presence';
-
-/** True only when A and B are the same type (any is equal to nothing else): a broken declaration turning into any fails here. */
-type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-type Resolves<F extends (...args: any[]) => unknown> = Awaited<ReturnType<F>>;
-export const exactTypes: [
-  Equals<Resolves<RoomsRepository['add']>, Room>,
-  Equals<Resolves<RoomsRepository['getUsers']>, string[]>,
-  Equals<Resolves<RoomsRepository['getAnonymousCount']>, number>,
-  Equals<Resolves<RoomsRepository['prunePresences']>, number>,
-  Equals<Resolves<RoomsRepository['pruneRooms']>, number>,
-  Equals<Resolves<RoomsRepository['stats']>, PresenceStats>,
-  Equals<Resolves<PresencesRepository['touch']>, void>,
-  Equals<Resolves<typeof migrate>, string[]>,
-  Equals<Resolves<typeof migrationStatus>, MigrationStatus>,
-  Equals<ReturnType<typeof createPresence>, PresenceTracker>,
-  Equals<Parameters<RoomsRepository['add']>, [roomChannelName: string, userChannelName: string, userId?: string | number | null]>,
-  Equals<Presence['userId'], string | null>,
-  Equals<Presence['lastSeen'], Date>,
-  Equals<PresenceChangedEvent['added'], Presence | null>,
-  Equals<PresenceEventMap['changed'], PresenceChangedEvent>,
-  Equals<PresenceEventName, 'changed' | 'error'>,
-  Equals<PresenceError['code'], PresenceErrorCode>,
-  Equals<MigrationStatus, { applied: string[]; pending: string[]; failed: string[] }>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
-
-const pool: PoolOptions = { max: 5, connectTimeout: 1000, idleTimeout: 2000 };
-const options: PresenceOptions = { databaseUrl: 'file:./app.db', maxAge: 30, now: () => new Date(), pool };
-const tracker: PresenceTracker = createPresence(options);
-const rooms: RoomsRepository = tracker.rooms;
-const presences: PresencesRepository = tracker.presences;
-const maxAge: number = tracker.maxAge;
-
-const onChanged: PresenceListener<'changed'> = (event: PresenceChangedEvent) => {
-  const room: Room = event.room;
-  const added: Presence | null = event.added;
-  const userId: string | null | undefined = added?.userId;
-  const lastSeen: Date | undefined = event.removed?.lastSeen;
-  const bulk: boolean = event.bulkChange;
-  return [room.id.toFixed(0), room.channelName.toUpperCase(), userId, lastSeen, bulk];
-};
-tracker.on('changed', onChanged).on('error', (error: PresenceEventMap['error']) => error.message);
-tracker.off('changed', onChanged);
-const eventNames: PresenceEventName[] = ['changed', 'error'];
-
-export async function main(): Promise<void> {
-  const migrateOptions: MigrateOptions = { databaseUrl: 'file:./app.db' };
-  const applied: string[] = await migrate(migrateOptions);
-  const status: MigrationStatus = await migrationStatus(migrateOptions);
-  const pending: string[] = status.pending.concat(status.applied, status.failed);
-
-  const room: Room = await rooms.add('lobby', 'chan.1', 'alice');
-  await rooms.add('lobby', 'chan.2', 7);
-  await rooms.add('lobby', 'chan.3', null);
-  await rooms.add('lobby', 'chan.4');
-  const users: string[] = await rooms.getUsers('lobby');
-  const anonymous: number = await rooms.getAnonymousCount('lobby');
-  const pruned: number = (await rooms.prunePresences()) + (await rooms.prunePresences(90)) + (await rooms.pruneRooms());
-  const stats: PresenceStats = await rooms.stats(['lobby'], 60);
-  const total: PresenceCounts = stats.total;
-  const perRoom: string[] = stats.rooms.map((line) => \`\${line.room}: \${line.presences + line.users + line.anonymous + line.stale}\`);
-  await presences.touch('chan.1');
-  await presences.leaveAll('chan.1');
-
-  const handler: MessageHandler<[socket: { id: string }], string> = (channel, message, socket) => \`\${channel}\${String(message)}\${socket.id}\`;
-  const onMessage = tracker.touchPresence(handler);
-  const reply: string | undefined = await onMessage('chan.1', 'hello', { id: 's1' });
-  const onClose = tracker.removePresence((async (channel: string, reason: number) => reason > 0 && channel !== '') satisfies DisconnectHandler<[number], Promise<boolean>>);
-  const left: boolean = await onClose('chan.1', 1000);
-
-  try {
-    await rooms.add('', 'chan.x');
-  } catch (error) {
-    if (error instanceof PresenceError) {
-      const code: PresenceErrorCode = error.code;
-      const message: string = error.message;
-      console.log(code, message);
-    }
-  }
-  await tracker.close();
-  console.log(applied, pending, room, users, anonymous, pruned, total, perRoom, reply, left, maxAge, eventNames);
-}
-
-// Your own client: anything with the raw-query surface of a PrismaClient.
-declare const prisma: {
-  $queryRawUnsafe<T = unknown>(query: string, ...values: any[]): Promise<T>;
-  $executeRawUnsafe(query: string, ...values: any[]): Promise<number>;
-  $transaction<R>(work: (tx: any) => Promise<R>, options?: { maxWait?: number; timeout?: number }): Promise<R>;
-  $disconnect(): Promise<void>;
-  room: unknown;
-};
-const client: PrismaClientLike = prisma;
-export const own: PresenceTracker = createPresence({ prisma: client, maxAge: 120 });
-`;
 
 // Each line below must be a type error: tsc fails ("Unused '@ts-expect-error' directive")
 // if the shipped types stop catching it.
-const MISUSE_TS = `import { createPresence, migrate, PresenceError, type PresenceErrorCode, type Room } from 'prisma-presence';
-
-const presence = createPresence();
-export async function misuse(): Promise<void> {
-  // @ts-expect-error room names are strings
-  await presence.rooms.add(1, 'chan.1');
-  // @ts-expect-error user ids are strings, integers or null
-  await presence.rooms.add('lobby', 'chan.1', { id: 1 });
-  // @ts-expect-error getUsers resolves string[]
-  const count: number = await presence.rooms.getUsers('lobby');
-  // @ts-expect-error getAnonymousCount resolves a number
-  const names: string[] = await presence.rooms.getAnonymousCount('lobby');
-  // @ts-expect-error no such method
-  await presence.rooms.join('lobby', 'chan.1');
-  // @ts-expect-error a Room has no userId
-  const user: string = ({} as Room).userId;
-  // @ts-expect-error the only events are changed and error
-  presence.on('joined', () => {});
-  // @ts-expect-error maxAge is read-only
-  presence.maxAge = 5;
-  // @ts-expect-error migrate takes options, not a URL
-  await migrate('file:./app.db');
-  // @ts-expect-error not a PresenceErrorCode
-  const code: PresenceErrorCode = 'NOT_FOUND';
-  // @ts-expect-error PresenceError.code is read-only
-  new PresenceError('CLOSED', 'closed').code = 'CLOSED';
-  console.log(count, names, user, code);
-}
-
-// @ts-expect-error unknown option
-createPresence({ databaseUrl: 'file:./app.db', maxAgeSeconds: 60 });
-// @ts-expect-error maxAge is a number of seconds
-createPresence({ maxAge: '60' });
-// @ts-expect-error prisma must look like a PrismaClient
-createPresence({ prisma: {} });
-`;
 
 // Plain errors, without @ts-expect-error, compiled on their own: tsc must report exactly these.
-const BROKEN_TS = `import { createPresence } from 'prisma-presence';
-
-const presence = createPresence({ databaseUrl: 'file:./app.db', maxAgeSeconds: 60 });
-await presence.rooms.add(1, 'x');
-`;
 
 const TSCONFIG = (include: string[]) =>
   JSON.stringify(
@@ -570,17 +351,6 @@ const TSCONFIG = (include: string[]) =>
 
 // Puts stale presences in two rooms and a fresh one in one of them, from the installed
 // package, with the database URL from the environment as the README shows.
-const SEED_MJS = `import { createPresence } from 'prisma-presence';
-
-const stale = createPresence({ now: () => new Date(Date.now() - 120_000) });
-await stale.rooms.add('lobby', 'chan.old');
-await stale.rooms.add('kitchen', 'chan.old', 'bob');
-await stale.close();
-const fresh = createPresence();
-await fresh.rooms.add('lobby', 'chan.new', 'alice');
-console.log(JSON.stringify((await fresh.rooms.stats()).total));
-await fresh.close();
-`;
 
 describe('installed into a fresh project', () => {
   const node = (args: string[], env: Record<string, string> = {}) =>
@@ -645,7 +415,7 @@ describe('installed into a fresh project', () => {
   });
 
   it('runs as an ES module: migrate, add, query, events, prune, typed errors', async () => {
-    writeFileSync(join(consumer, 'app.mjs'), APP_MJS);
+    writeFileSync(join(consumer, 'app.mjs'), consumerFixture('app.mjs'));
     const result = await node(['app.mjs']);
     expect(result.stderr, describeRun('node app.mjs', result)).toBe('');
     expect(result.code, describeRun('node app.mjs', result)).toBe(0);
@@ -656,8 +426,8 @@ describe('installed into a fresh project', () => {
 
   it('type-checks an application with strict and skipLibCheck off, and the types reject misuse', async () => {
     mkdirSync(join(consumer, 'ts'), { recursive: true });
-    writeFileSync(join(consumer, 'ts', 'app.ts'), APP_TS);
-    writeFileSync(join(consumer, 'ts', 'misuse.ts'), MISUSE_TS);
+    writeFileSync(join(consumer, 'ts', 'app.ts'), consumerFixture('app.ts'));
+    writeFileSync(join(consumer, 'ts', 'misuse.ts'), consumerFixture('misuse.ts'));
     writeFileSync(join(consumer, 'ts', 'tsconfig.json'), TSCONFIG(['app.ts', 'misuse.ts']));
     const checked = await npx(['tsc', '--noEmit', '-p', 'ts'], {}, 180_000);
     expect({ code: checked.code, stdout: checked.stdout, stderr: checked.stderr }, describeRun('tsc -p ts', checked)).toEqual({
@@ -667,7 +437,7 @@ describe('installed into a fresh project', () => {
     });
 
     mkdirSync(join(consumer, 'ts-broken'), { recursive: true });
-    writeFileSync(join(consumer, 'ts-broken', 'broken.ts'), BROKEN_TS);
+    writeFileSync(join(consumer, 'ts-broken', 'broken.ts'), consumerFixture('broken.ts'));
     writeFileSync(join(consumer, 'ts-broken', 'tsconfig.json'), TSCONFIG(['broken.ts']));
     const broken = await npx(['tsc', '--noEmit', '--pretty', 'false', '-p', 'ts-broken'], {}, 180_000);
     expect(broken.code, describeRun('tsc -p ts-broken', broken)).toBe(2);
@@ -741,7 +511,7 @@ describe('installed into a fresh project', () => {
     expect(await admin('migrate', '--database-url', url)).toEqual(summary(`Applied 1 migration: ${migration}`));
     expect(await admin('status', '--database-url', url)).toEqual(summary(`applied  ${migration}`, 'Database is up to date'));
 
-    writeFileSync(join(consumer, 'seed.mjs'), SEED_MJS);
+    writeFileSync(join(consumer, 'seed.mjs'), consumerFixture('seed.mjs'));
     const seeded = await node(['seed.mjs'], { PRESENCE_DATABASE_URL: url });
     expect(summaryOf(seeded), describeRun('node seed.mjs', seeded)).toEqual(
       summary('{"rooms":2,"presences":3,"users":2,"anonymous":1,"stale":2}'),
