@@ -3,7 +3,9 @@ import { clientConnection } from './database/connections.js';
 import { openConnection } from './database/open.js';
 import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
 import { wrapRemove, wrapTouch, type DisconnectHandler, type MessageHandler } from './handlers.js';
+import { PresenceError } from './errors.js';
 import { resolveOptions, type PresenceOptions } from './options.js';
+import { Pruner, type PruningOptions } from './pruner.js';
 import { RoomCache, type RepositoryContext } from './repository/context.js';
 import { TouchBuffer } from './repository/touchBuffer.js';
 import { createPresencesRepository, type PresencesRepository } from './repository/presences.js';
@@ -33,8 +35,15 @@ export interface PresenceTracker {
   /** Wraps a disconnect handler `(channelName, ...rest)`: leaves every room, then runs the handler. */
   removePresence<Rest extends unknown[], R>(handler: DisconnectHandler<Rest, R>): (channelName: string, ...rest: Rest) => Promise<Awaited<R>>;
   /**
-   * Waits for async `changed` listeners still running, then stops the tracker and
-   * disconnects the database if the tracker opened it. Safe to call twice.
+   * Prunes in this process, for apps without cron: prunePresences then pruneRooms every
+   * `every` seconds (default: half the max age). The timer does not keep the process
+   * alive; failures go to `error` listeners. Returns a function that stops it; `close()`
+   * stops it too. One pruner per tracker.
+   */
+  startPruning(options?: PruningOptions): () => Promise<void>;
+  /**
+   * Stops the pruner, waits for async `changed` listeners still running, then stops the
+   * tracker and disconnects the database if the tracker opened it. Safe to call twice.
    */
   close(): Promise<void>;
 }
@@ -55,6 +64,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches };
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
+  let pruner: Pruner | undefined;
 
   const tracker: PresenceTracker = {
     rooms,
@@ -70,7 +80,17 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     },
     touchPresence: (handler) => wrapTouch(touches, handler),
     removePresence: (handler) => wrapRemove(presences, handler),
+    startPruning(options) {
+      if (pruner) throw new PresenceError('INVALID_ARGUMENT', 'startPruning was already called: stop that pruner first');
+      const running = new Pruner(rooms, events, maxAge, options);
+      pruner = running;
+      return async () => {
+        await running.stop();
+        if (pruner === running) pruner = undefined;
+      };
+    },
     async close() {
+      await pruner?.stop();
       await touches.flush().catch(() => {}); // a failure was already reported as an error event
       // Async `changed` listeners often query presence: let them finish first.
       await events.settle();

@@ -16,12 +16,17 @@ export interface Presence {
 
 /**
  * Payload of the `changed` event (Django's `presence_changed` signal): which room
- * changed and how. A prune emits one event per affected room with `bulkChange: true`
- * and neither `added` nor `removed`.
+ * changed and how. A prune emits one event per affected room with `bulkChange: true`,
+ * neither `added` nor `removed`, and the presences it removed from that room in `pruned`.
  */
 export interface PresenceChangedEvent {
   room: Room;
+  /** The presence that joined, or null. */
   added: Presence | null;
+  /** The presence that left (remove, leaveAll), or null. */
   removed: Presence | null;
+  /** True for a prune, which may remove many presences at once. */
   bulkChange: boolean;
+  /** The presences a prune removed from the room; empty for other changes. */
+  pruned: Presence[];
 }

@@ -35,6 +35,7 @@ describe.each(testEngines())('changed events on %s', (engine) => {
         added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: clock.now() },
         removed: null,
         bulkChange: false,
+        pruned: [],
       },
     ]);
   });
@@ -57,6 +58,7 @@ describe.each(testEngines())('changed events on %s', (engine) => {
         added: null,
         removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: clock.now() },
         bulkChange: false,
+        pruned: [],
       },
     ]);
     await presence.rooms.remove('lobby', 'chan.1');
@@ -74,19 +76,24 @@ describe.each(testEngines())('changed events on %s', (engine) => {
     expect(events.every((event) => event.removed?.channelName === 'chan.1' && !event.added && !event.bulkChange)).toBe(true);
   });
 
-  it('prunePresences emits one bulk change per affected room and none for untouched rooms', async () => {
-    const lobby = await presence.rooms.add('lobby', 'chan.1');
+  it('prunePresences emits one bulk change per affected room, listing who it removed, and none for untouched rooms', async () => {
+    const lobby = await presence.rooms.add('lobby', 'chan.1', 'alice');
     await presence.rooms.add('lobby', 'chan.2');
-    const kitchen = await presence.rooms.add('kitchen', 'chan.3');
+    const kitchen = await presence.rooms.add('kitchen', 'chan.3', 'bob');
+    const stale = clock.now();
     clock.advance(90);
     await presence.rooms.add('attic', 'chan.4');
     events = [];
     expect(await presence.rooms.prunePresences()).toBe(3);
     const sorted = [...events].sort((a, b) => a.room.id - b.room.id);
+    const gone = (room: { id: number }, channelName: string, userId: string | null) =>
+      expect.objectContaining({ roomId: room.id, channelName, userId, lastSeen: stale });
     expect(sorted).toEqual([
-      { room: lobby, added: null, removed: null, bulkChange: true },
-      { room: kitchen, added: null, removed: null, bulkChange: true },
+      { room: lobby, added: null, removed: null, bulkChange: true, pruned: expect.any(Array) },
+      { room: kitchen, added: null, removed: null, bulkChange: true, pruned: [gone(kitchen, 'chan.3', 'bob')] },
     ]);
+    const lobbyPruned = [...sorted[0]!.pruned].sort((a, b) => a.channelName.localeCompare(b.channelName));
+    expect(lobbyPruned).toEqual([gone(lobby, 'chan.1', 'alice'), gone(lobby, 'chan.2', null)]);
   });
 
   it('nothing pruned, nothing emitted', async () => {

@@ -48,13 +48,24 @@ describe.each(testEngines())('buffered touches on %s', (engine) => {
     expect(await updates()).toBe(1);
   });
 
-  it('writes the buffered touch with the time of the flush', async () => {
+  it('writes the buffered touch with the time of the batch\'s first touch, never later than the traffic', async () => {
     const before = await lastSeen();
     const onMessage = presence.touchPresence(() => {});
     clock.advance(5);
+    const firstTouch = clock.now().toISOString();
     await onMessage('chan.1', 'hello');
     expect(await lastSeen()).toBe(before);
     clock.advance(1);
+    await onMessage('chan.1', 'hello again');
+    await presence.presences.flush();
+    expect(await lastSeen()).toBe(firstTouch);
+  });
+
+  it('never moves lastSeen backwards when a later write landed while the touch was buffered', async () => {
+    const onMessage = presence.touchPresence(() => {});
+    await onMessage('chan.1', 'hello');
+    clock.advance(30);
+    await presence.rooms.add('lobby', 'chan.1'); // writes lastSeen = now
     await presence.presences.flush();
     expect(await lastSeen()).toBe(clock.now().toISOString());
   });

@@ -73,6 +73,6 @@ export function emitRemovals(context: RepositoryContext, rows: PresenceRow[]): v
   for (const row of rows) {
     const removed = toPresence(row);
     const room = { id: removed.roomId, channelName: row.roomName ?? '' };
-    context.events.emit('changed', { room, added: null, removed, bulkChange: false });
+    context.events.emit('changed', { room, added: null, removed, bulkChange: false, pruned: [] });
   }
 }

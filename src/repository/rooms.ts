@@ -50,7 +50,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
       const room = context.roomIds.get(roomChannelName) ?? (await ensureRoom(roomChannelName));
       try {
         const { presence, created } = await upsertPresence(room, userChannelName, user);
-        if (created) events.emit('changed', { room, added: presence, removed: null, bulkChange: false });
+        if (created) events.emit('changed', { room, added: presence, removed: null, bulkChange: false, pruned: [] });
         return room;
       } catch (error) {
         // The room was pruned between finding it and joining it: make it again.
@@ -141,8 +141,8 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     const rows = await db.query<PresenceRow>(sql`
       DELETE FROM "Presence" WHERE "lastSeen" < ${cutoff}
       RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
-    for (const room of affectedRooms(rows)) {
-      events.emit('changed', { room, added: null, removed: null, bulkChange: true });
+    for (const { room, pruned } of groupByRoom(rows)) {
+      events.emit('changed', { room, added: null, removed: null, bulkChange: true, pruned });
     }
     return rows.length;
   }
@@ -185,11 +185,16 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   return { add, remove, getUsers, getAnonymousCount, prunePresences, pruneRooms, stats };
 }
 
-function affectedRooms(rows: PresenceRow[]): Room[] {
-  const rooms = new Map<number, Room>();
+function groupByRoom(rows: PresenceRow[]): { room: Room; pruned: Presence[] }[] {
+  const rooms = new Map<number, { room: Room; pruned: Presence[] }>();
   for (const row of rows) {
-    const presence: Presence = toPresence(row);
-    if (!rooms.has(presence.roomId)) rooms.set(presence.roomId, { id: presence.roomId, channelName: row.roomName ?? '' });
+    const presence = toPresence(row);
+    let entry = rooms.get(presence.roomId);
+    if (!entry) {
+      entry = { room: { id: presence.roomId, channelName: row.roomName ?? '' }, pruned: [] };
+      rooms.set(presence.roomId, entry);
+    }
+    entry.pruned.push(presence);
   }
   return [...rooms.values()];
 }

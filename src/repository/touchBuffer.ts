@@ -9,11 +9,13 @@ const MAX_PENDING = 100_000;
 /**
  * Coalesces touches: channels that sent traffic are remembered and written in one
  * `UPDATE ... WHERE "channelName" IN (...)` per interval, so a connection flooding
- * heartbeats costs at most one write per interval. `lastSeen` is the flush time,
- * at most one interval after the traffic.
+ * heartbeats costs at most one write per interval. `lastSeen` is the time of the
+ * batch's first touch: never later than the traffic it stands for, at most one interval
+ * earlier.
  */
 export class TouchBuffer {
   private pending = new Set<string>();
+  private batchStart = new Date(0);
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
 
@@ -24,6 +26,7 @@ export class TouchBuffer {
 
   /** Remembers that the channel was seen; written within the interval (at once when the interval is 0). */
   touch(channelName: string): Promise<void> | undefined {
+    if (this.pending.size === 0) this.batchStart = this.context.now();
     this.pending.add(channelName);
     if (this.intervalMs === 0 || this.pending.size >= MAX_PENDING) return this.flush();
     this.timer ??= setTimeout(() => void this.flush(), this.intervalMs).unref();
@@ -35,19 +38,21 @@ export class TouchBuffer {
     clearTimeout(this.timer);
     this.timer = undefined;
     const channels = [...this.pending];
+    const lastSeen = this.batchStart;
     this.pending = new Set();
     // Writes run one after another, so a later flush never lands before an earlier one.
-    const write = this.writing.then(() => this.write(channels));
+    const write = this.writing.then(() => this.write(channels, lastSeen));
     this.writing = write.catch((error: unknown) => this.context.events.report(error, 'writing buffered touches'));
     return write;
   }
 
-  private async write(channels: string[]): Promise<void> {
+  private async write(channels: string[], lastSeen: Date): Promise<void> {
     if (channels.length === 0) return;
-    const lastSeen = this.context.now();
     for (let start = 0; start < channels.length; start += CHUNK) {
       await this.context.db.execute(
-        sql`UPDATE "Presence" SET "lastSeen" = ${lastSeen} WHERE "channelName" IN (${list(channels.slice(start, start + CHUNK))})`,
+        // Never backwards: an add or a direct touch may have written a later time meanwhile.
+        sql`UPDATE "Presence" SET "lastSeen" = CASE WHEN "lastSeen" < ${lastSeen} THEN ${lastSeen} ELSE "lastSeen" END
+            WHERE "channelName" IN (${list(channels.slice(start, start + CHUNK))})`,
       );
     }
   }

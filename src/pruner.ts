@@ -1,0 +1,73 @@
+import { PresenceError } from './errors.js';
+import type { PresenceEvents } from './events.js';
+import type { RoomsRepository } from './repository/rooms.js';
+import { parseMaxAge } from './validation.js';
+
+/** Options of `startPruning`. */
+export interface PruningOptions {
+  /** Seconds between two prune rounds. Default: half the max age. */
+  every?: number;
+  /** Max age in seconds for prunePresences. Default: the tracker's. */
+  maxAge?: number;
+}
+
+/** Longest delay a Node timer accepts, in seconds. */
+const MAX_TIMER_SECONDS = 2_147_483;
+
+/**
+ * Runs prunePresences then pruneRooms every `every` seconds, one round at a time.
+ * The timer never keeps the process alive; a failing round is reported as an `error`
+ * event and the next round runs as planned.
+ */
+export class Pruner {
+  private timer: NodeJS.Timeout | undefined;
+  private round: Promise<void> | undefined;
+  private stopped = false;
+  private readonly everyMs: number;
+  private readonly maxAge: number | undefined;
+
+  constructor(
+    private readonly rooms: RoomsRepository,
+    private readonly events: PresenceEvents,
+    defaultMaxAge: number,
+    options: PruningOptions = {},
+  ) {
+    if (typeof options !== 'object' || options === null) {
+      throw new PresenceError('INVALID_ARGUMENT', 'startPruning takes an options object');
+    }
+    this.maxAge = options.maxAge === undefined ? undefined : parseMaxAge(options.maxAge);
+    const every = options.every === undefined ? (this.maxAge ?? defaultMaxAge) / 2 : parseMaxAge(options.every, 'every');
+    if (every > MAX_TIMER_SECONDS) {
+      throw new PresenceError('INVALID_ARGUMENT', `every must be at most ${MAX_TIMER_SECONDS} seconds, got ${every}`);
+    }
+    this.everyMs = every * 1000;
+    this.schedule();
+  }
+
+  /** Stops the timer and waits for a round in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.round;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.round = this.prune().finally(() => {
+        this.round = undefined;
+        this.schedule();
+      });
+    }, this.everyMs);
+    this.timer.unref();
+  }
+
+  private async prune(): Promise<void> {
+    try {
+      await this.rooms.prunePresences(this.maxAge);
+      await this.rooms.pruneRooms();
+    } catch (error) {
+      if (!this.stopped) this.events.report(error, 'the pruner');
+    }
+  }
+}
