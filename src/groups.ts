@@ -1,6 +1,16 @@
 import type { PresenceTracker } from './createPresence.js';
 import type { PresenceChangedEvent } from './types.js';
 
+/**
+ * What a room's connections receive whenever its presence changes: the present users
+ * (their ids, or what `resolveUsers` made of them, in id order) and the anonymous count.
+ */
+export interface PresenceMessage<User = string> {
+  room: string;
+  members: User[];
+  anonymous: number;
+}
+
 /** Why a connection leaves a room's group. */
 export type LeaveReason = 'removed' | 'pruned';
 
@@ -15,8 +25,8 @@ export interface PresenceGroups {
   join(room: string, channelName: string): unknown;
   /** Takes the connection out of the room's group (`pruned`: its presence expired while it may still be attached). */
   leave(room: string, channelName: string, reason: LeaveReason): unknown;
-  /** Sends a message to every connection in the room's group. */
-  broadcast(room: string, message: unknown): unknown;
+  /** Sends the room's presence message (its members) to every connection in its group. */
+  broadcast(room: string, message: PresenceMessage<unknown>): unknown;
 }
 
 /**

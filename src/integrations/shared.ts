@@ -1,6 +1,9 @@
 import type { PresenceTracker } from '../createPresence.js';
 import { PresenceError } from '../errors.js';
+import type { PresenceMessage } from '../groups.js';
 import type { PresenceChangedEvent } from '../types.js';
+
+export type { PresenceMessage };
 import { assertChannelName } from '../validation.js';
 
 /** Where a join request leads: the room, and who joins it (omit `userId` for anonymous). */
@@ -9,15 +12,6 @@ export interface JoinDecision {
   userId?: string | number | null;
 }
 
-/**
- * What a room's connections receive whenever its presence changes: the present users
- * (their ids, or what `resolveUsers` made of them, in id order) and the anonymous count.
- */
-export interface PresenceMessage<User = string> {
-  room: string;
-  members: User[];
-  anonymous: number;
-}
 
 /** What happens to a connection that a prune removed from a room while it is still attached. */
 export type PrunedConnectionPolicy = 'notify' | 'disconnect' | 'leave';

@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPresence, PresenceError, type PresenceChangedEvent, type PresenceTracker } from '../src/index.ts';
+import { manualClock } from './support/clock.ts';
+import { emptyDatabase, migratedDatabase, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
+import { eventually } from './support/realtime.ts';
+import { scratchDir } from './support/scratch.ts';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url).pathname;
+
+describe.each(testEngines())('startPruning on %s', (engine) => {
+  const database = useDatabase(engine);
+  let clock: ReturnType<typeof manualClock>;
+  let presence: PresenceTracker;
+
+  beforeEach(() => {
+    clock = manualClock();
+    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
+  });
+  afterEach(() => presence.close());
+
+  it('prunes stale presences and empty rooms on its interval, with the usual events', async () => {
+    const events: PresenceChangedEvent[] = [];
+    presence.on('changed', (event) => void events.push(event));
+    await presence.rooms.add('lobby', 'chan.stale', 'ghost');
+    await presence.rooms.add('attic', 'chan.alone');
+    clock.advance(50);
+    await presence.rooms.add('lobby', 'chan.live');
+    clock.advance(20);
+    presence.startPruning({ every: 0.05 });
+    await eventually(async () => (await roomNames(database.db)).length === 1, 5000, 'the pruner');
+    expect(await snapshot(database.db)).toEqual(['lobby/chan.live=-']);
+    const bulk = events.filter((event) => event.bulkChange).map((event) => [event.room.channelName, event.pruned.map((p) => p.channelName)]);
+    expect(bulk.sort()).toEqual([
+      ['attic', ['chan.alone']],
+      ['lobby', ['chan.stale']],
+    ]);
+  });
+
+  it('uses its own maxAge when given one', async () => {
+    await presence.rooms.add('lobby', 'chan.1');
+    clock.advance(20);
+    presence.startPruning({ every: 0.05, maxAge: 10 });
+    await eventually(async () => (await snapshot(database.db)).length === 0, 5000, 'the pruner');
+  });
+
+  it('the stop function and close() stop it; one pruner at a time', async () => {
+    const stop = presence.startPruning({ every: 0.05 });
+    expect(() => presence.startPruning()).toThrow(PresenceError);
+    await stop();
+    await presence.rooms.add('lobby', 'chan.1');
+    clock.advance(120);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await snapshot(database.db)).toEqual(['lobby/chan.1=-']);
+    presence.startPruning({ every: 0.05 }); // allowed again after stop
+    await presence.close();
+    await expect(presence.rooms.add('lobby', 'chan.2')).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it.each([
+    [{ every: 0 }, 'every must be a positive number of seconds, got 0'],
+    [{ every: -1 }, 'every must be a positive number of seconds, got -1'],
+    [{ every: '5' }, 'every must be a positive number of seconds, got "5"'],
+    [{ every: 1e9 }, 'every must be at most 2147483 seconds, got 1000000000'],
+    [{ maxAge: Number.NaN }, 'maxAge must be a positive number of seconds, got NaN'],
+  ])('rejects %j with a clear error', (options, message) => {
+    expect(() => presence.startPruning(options as never)).toThrow(new PresenceError('INVALID_ARGUMENT', message));
+  });
+
+  it('a failing round is reported as an error event and the next round still runs', async () => {
+    const url = await emptyDatabase(engine);
+    if (engine === 'sqlite') writeFileSync(url.slice('file:'.length), ''); // exists, without tables
+    const unmigrated = createPresence({ databaseUrl: url, maxAge: 60 });
+    const errors: Error[] = [];
+    unmigrated.on('error', (error) => void errors.push(error));
+    unmigrated.startPruning({ every: 0.05 });
+    await eventually(() => errors.length >= 2, 5000, 'two reported failures');
+    expect(errors[0]).toMatchObject({ code: 'MIGRATION_REQUIRED' });
+    await unmigrated.close();
+  });
+});
+
+describe('startPruning timer', () => {
+  it('does not keep the process alive', async () => {
+    const script = join(scratchDir('pruner'), 'script.ts');
+    const databaseUrl = await migratedDatabase('sqlite');
+    writeFileSync(
+      script,
+      `import { createPresence } from ${JSON.stringify(join(root, 'src/index.ts'))};
+const presence = createPresence({ databaseUrl: ${JSON.stringify(databaseUrl)} });
+presence.startPruning({ every: 3600 });
+console.log('started');
+`,
+    );
+    const started = Date.now();
+    const { stdout } = await run(join(root, 'node_modules/.bin/tsx'), [script], { cwd: root, timeout: 20_000 });
+    expect(stdout.trim()).toBe('started');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
