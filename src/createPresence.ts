@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Database, detectDialect } from './database/client.js';
 import { clientConnection } from './database/connections.js';
 import { openConnection } from './database/open.js';
@@ -6,6 +7,8 @@ import { wrapRemove, wrapTouch, type DisconnectHandler, type MessageHandler } fr
 import { PresenceError } from './errors.js';
 import { resolveOptions, type PresenceOptions } from './options.js';
 import { Pruner, type PruningOptions } from './pruner.js';
+import { publish } from './repository/changes.js';
+import { EventFeed } from './sharing/feed.js';
 import { RoomCache, type RepositoryContext } from './repository/context.js';
 import { TouchBuffer } from './repository/touchBuffer.js';
 import { createPresencesRepository, type PresencesRepository } from './repository/presences.js';
@@ -19,7 +22,13 @@ export interface PresenceTracker {
   readonly presences: PresencesRepository;
   /** The max age in seconds that `prunePresences()` uses by default. */
   readonly maxAge: number;
-  /** Listens for an event: `changed` (a room gained or lost connections) or `error` (a listener failed). */
+  /** Whether changes are shared with the other processes on the database (the `shareEvents` option). */
+  readonly sharesEvents: boolean;
+  /**
+   * Listens for an event: `changed` (a room gained or lost connections), `userJoined` /
+   * `userLeft` (a user's first connection entered / last one left a room), `resync`
+   * (shared events may have been missed) or `error` (a listener or background write failed).
+   */
   on<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): this;
   /** Stops listening. */
   off<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): this;
@@ -54,24 +63,39 @@ export interface PresenceTracker {
  * age and the clock. Throws PresenceError on invalid options.
  */
 export function createPresence(options?: PresenceOptions): PresenceTracker {
-  const { database, maxAge, now, touchInterval } = resolveOptions(options);
+  const { database, maxAge, now, touchInterval, shareEvents, eventRetention } = resolveOptions(options);
   const db =
     database.kind === 'client'
       ? new Database(clientConnection(database.client, false), detectDialect(database.client))
       : new Database(openConnection(database.location, database.pool), database.location.dialect);
   const events = new PresenceEvents();
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
-  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches };
+  const sharing = { enabled: shareEvents, origin: randomUUID(), retention: eventRetention };
+  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches, sharing };
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
   let pruner: Pruner | undefined;
+  const feed = shareEvents
+    ? new EventFeed({
+        db,
+        events,
+        origin: sharing.origin,
+        retention: eventRetention,
+        // LISTEN/NOTIFY wakes readers at once; polling is the fallback (and SQLite's only way).
+        pollInterval: database.kind === 'url' && database.location.dialect === 'postgresql' ? 1000 : database.kind === 'url' ? 200 : 100,
+        listenUrl: database.kind === 'url' && database.location.dialect === 'postgresql' ? database.location.url : undefined,
+        deliver: (changes) => publish(context, changes, true),
+      })
+    : undefined;
 
   const tracker: PresenceTracker = {
     rooms,
     presences,
     maxAge,
+    sharesEvents: shareEvents,
     on(event, listener) {
       events.on(event, listener);
+      if (event !== 'error') feed?.start(); // read the shared log once someone listens
       return tracker;
     },
     off(event, listener) {
@@ -91,6 +115,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     },
     async close() {
       await pruner?.stop();
+      await feed?.stop();
       await touches.flush().catch(() => {}); // a failure was already reported as an error event
       // Async `changed` listeners often query presence: let them finish first.
       await events.settle();

@@ -1,9 +1,15 @@
-import type { PresenceChangedEvent } from './types.js';
+import type { PresenceChangedEvent, ResyncEvent, UserPresenceEvent } from './types.js';
 
 /** Events a presence instance emits, by name. */
 export interface PresenceEventMap {
   /** A room gained or lost connections. */
   changed: PresenceChangedEvent;
+  /** A user's first connection entered a room. */
+  userJoined: UserPresenceEvent;
+  /** A user's last connection left a room. */
+  userLeft: UserPresenceEvent;
+  /** With event sharing: this process may have missed events (it could not read them in time); re-read what you show. */
+  resync: ResyncEvent;
   /** A `changed` listener threw or rejected (the operation itself succeeded), or buffered touches could not be written. */
   error: Error;
 }
@@ -18,6 +24,9 @@ export type PresenceListener<E extends PresenceEventName> = (payload: PresenceEv
 export class PresenceEvents {
   private readonly listeners: { [E in PresenceEventName]: Set<PresenceListener<E>> } = {
     changed: new Set(),
+    userJoined: new Set(),
+    userLeft: new Set(),
+    resync: new Set(),
     error: new Set(),
   };
 

@@ -27,6 +27,15 @@ export interface PresenceOptions {
    * connection look stale.
    */
   touchInterval?: number;
+  /**
+   * Delivers every change made by any process on the same database (other app servers,
+   * the CLI from cron) to this tracker's listeners, flagged `remote: true`: changes are
+   * logged in the PresenceEvent table, in the same transaction. Turn it on in every
+   * process that writes presence. Default: env `PRESENCE_SHARE_EVENTS` (`1`/`true`), else off.
+   */
+  shareEvents?: boolean;
+  /** Seconds the shared log keeps a change; prunePresences removes older entries. Default: 600. */
+  eventRetention?: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'file:./presence.db';
@@ -40,7 +49,11 @@ export interface ResolvedOptions {
   maxAge: number;
   now: () => Date;
   touchInterval: number;
+  shareEvents: boolean;
+  eventRetention: number;
 }
+
+export const DEFAULT_EVENT_RETENTION = 600;
 
 /** The database URL from an explicit value or the environment. */
 export function resolveDatabaseUrl(explicit: string | undefined, env: Environment = process.env): string {
@@ -64,6 +77,9 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
   }
   const maxAge = resolveMaxAge(options.maxAge, env);
   const touchInterval = resolveTouchInterval(options.touchInterval, maxAge);
+  const shareEvents = resolveShareEvents(options.shareEvents, env);
+  const eventRetention = options.eventRetention === undefined ? DEFAULT_EVENT_RETENTION : parseMaxAge(options.eventRetention, 'eventRetention');
+  const sharing = { shareEvents, eventRetention };
   if (prisma !== undefined) {
     if (databaseUrl !== undefined) {
       throw new PresenceError('INVALID_ARGUMENT', 'Pass either databaseUrl or prisma, not both');
@@ -71,10 +87,10 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
     if (typeof (prisma as Partial<PrismaClientLike>)?.$queryRawUnsafe !== 'function') {
       throw new PresenceError('INVALID_ARGUMENT', 'prisma must be a PrismaClient instance');
     }
-    return { database: { kind: 'client', client: prisma }, maxAge, now, touchInterval };
+    return { database: { kind: 'client', client: prisma }, maxAge, now, touchInterval, ...sharing };
   }
   const location = parseDatabaseUrl(resolveDatabaseUrl(databaseUrl, env));
-  return { database: { kind: 'url', location, pool: options.pool ?? {} }, maxAge, now, touchInterval };
+  return { database: { kind: 'url', location, pool: options.pool ?? {} }, maxAge, now, touchInterval, ...sharing };
 }
 
 function resolveTouchInterval(explicit: unknown, maxAge: number): number {
@@ -87,6 +103,18 @@ function resolveTouchInterval(explicit: unknown, maxAge: number): number {
     );
   }
   return explicit;
+}
+
+/** Whether to share events: the explicit option, else env PRESENCE_SHARE_EVENTS. */
+export function resolveShareEvents(explicit: unknown, env: Environment = process.env): boolean {
+  if (explicit !== undefined) {
+    if (typeof explicit !== 'boolean') throw new PresenceError('INVALID_ARGUMENT', `shareEvents must be true or false, got ${String(explicit)}`);
+    return explicit;
+  }
+  const fromEnv = nonEmpty(env.PRESENCE_SHARE_EVENTS)?.trim().toLowerCase();
+  if (fromEnv === undefined || fromEnv === '0' || fromEnv === 'false') return false;
+  if (fromEnv === '1' || fromEnv === 'true') return true;
+  throw new PresenceError('INVALID_ARGUMENT', `PRESENCE_SHARE_EVENTS must be 1, true, 0 or false, got ${JSON.stringify(env.PRESENCE_SHARE_EVENTS)}`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -29,4 +29,23 @@ export interface PresenceChangedEvent {
   bulkChange: boolean;
   /** The presences a prune removed from the room; empty for other changes. */
   pruned: Presence[];
+  /** True when another process (or the CLI) made the change and event sharing delivered it here. */
+  remote: boolean;
+}
+
+/**
+ * Payload of `userJoined` (a user's first connection entered the room) and `userLeft`
+ * (their last connection left it: remove, leaveAll or prune). Anonymous connections
+ * produce none.
+ */
+export interface UserPresenceEvent {
+  room: Room;
+  userId: string;
+  /** True when another process made the change (event sharing). */
+  remote: boolean;
+}
+
+/** Payload of `resync`: shared events may have been missed, so state read earlier may be stale. */
+export interface ResyncEvent {
+  reason: string;
 }

@@ -134,9 +134,9 @@ describe.each(testEngines())('presence-admin on %s', (engine) => {
     it('creates the tables in an empty database, then reports it up to date', async () => {
       const url = await emptyDatabase(engine);
       const names = bundledMigrations(engine);
-      expect(names).toEqual([expect.stringMatching(/^\d{14}_init$/)]);
+      expect(names[0]).toMatch(/^\d{14}_init$/);
 
-      expect(await cli('migrate', '--database-url', url)).toEqual(summary(`Applied 1 migration: ${names[0]}`));
+      expect(await cli('migrate', '--database-url', url)).toEqual(summary(`Applied ${names.length} migrations: ${names.join(', ')}`));
       expect(await cli('migrate', '--database-url', url)).toEqual(summary('Database is up to date, no migration to apply'));
 
       const db = await inspect(url);

@@ -36,6 +36,7 @@ describe.each(testEngines())('changed events on %s', (engine) => {
         removed: null,
         bulkChange: false,
         pruned: [],
+        remote: false,
       },
     ]);
   });
@@ -59,6 +60,7 @@ describe.each(testEngines())('changed events on %s', (engine) => {
         removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: clock.now() },
         bulkChange: false,
         pruned: [],
+        remote: false,
       },
     ]);
     await presence.rooms.remove('lobby', 'chan.1');
@@ -89,8 +91,8 @@ describe.each(testEngines())('changed events on %s', (engine) => {
     const gone = (room: { id: number }, channelName: string, userId: string | null) =>
       expect.objectContaining({ roomId: room.id, channelName, userId, lastSeen: stale });
     expect(sorted).toEqual([
-      { room: lobby, added: null, removed: null, bulkChange: true, pruned: expect.any(Array) },
-      { room: kitchen, added: null, removed: null, bulkChange: true, pruned: [gone(kitchen, 'chan.3', 'bob')] },
+      { room: lobby, added: null, removed: null, bulkChange: true, pruned: expect.any(Array), remote: false },
+      { room: kitchen, added: null, removed: null, bulkChange: true, pruned: [gone(kitchen, 'chan.3', 'bob')], remote: false },
     ]);
     const lobbyPruned = [...sorted[0]!.pruned].sort((a, b) => a.channelName.localeCompare(b.channelName));
     expect(lobbyPruned).toEqual([gone(lobby, 'chan.1', 'alice'), gone(lobby, 'chan.2', null)]);

@@ -106,6 +106,16 @@ function migrationNames(engine: 'sqlite' | 'postgresql'): string[] {
     .sort();
 }
 
+/** What `presence-admin migrate` prints after applying every bundled migration. */
+function appliedLine(migrations: string[]): string {
+  return `Applied ${migrations.length} migration${migrations.length === 1 ? '' : 's'}: ${migrations.join(', ')}`;
+}
+
+/** What `presence-admin status` prints for an up-to-date database. */
+function statusLines(migrations: string[]): string[] {
+  return [...migrations.map((name) => `applied  ${name}`), 'Database is up to date'];
+}
+
 /** Every file under `dir` (relative, with forward slashes). */
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -179,7 +189,12 @@ describe('the npm tarball', () => {
       name: pkg.name,
       version: pkg.version,
       type: 'module',
-      exports: { '.': { types: './dist/index.d.ts', default: './dist/index.js' }, './package.json': './package.json' },
+      exports: {
+        '.': { types: './dist/index.d.ts', default: './dist/index.js' },
+        './socket.io': { types: './dist/integrations/socketio.d.ts', default: './dist/integrations/socketio.js' },
+        './ws': { types: './dist/integrations/ws.d.ts', default: './dist/integrations/ws.js' },
+        './package.json': './package.json',
+      },
       types: './dist/index.d.ts',
       bin: { 'presence-admin': 'bin/presence-admin.js' },
     });
@@ -288,11 +303,11 @@ describe('the npm tarball', () => {
 // The consumer project.
 
 
-const APP_MJS_STDOUT = (migration: string) =>
+const APP_MJS_STDOUT = (migrations: string[]) =>
   [
-    `migrate ["${migration}"]`,
+    `migrate ${JSON.stringify(migrations)}`,
     'migrate again []',
-    `status {"applied":["${migration}"],"pending":[],"failed":[]}`,
+    `status {"applied":${JSON.stringify(migrations)},"pending":[],"failed":[]}`,
     'changed lobby chan.1=alice@2030-01-01T00:00:00.000Z null false',
     'room number lobby',
     'changed lobby chan.2=-@2030-01-01T00:00:00.000Z null false',
@@ -329,6 +344,9 @@ const APP_MJS_STDOUT = (migration: string) =>
 // if the shipped types stop catching it.
 
 // Plain errors, without @ts-expect-error, compiled on their own: tsc must report exactly these.
+
+/** The realtime servers the integrations plug into, as an application installs them. */
+const REALTIME_PACKAGES = ['socket.io@4.8.4', 'ws@8.23.0', '@types/ws@8.18.2'];
 
 const TSCONFIG = (include: string[]) =>
   JSON.stringify(
@@ -388,7 +406,7 @@ describe('installed into a fresh project', () => {
     const started = Date.now();
     const installed = await run(
       'npm',
-      ['install', tarball, 'typescript@5.9.3', '@types/node@20', '--no-audit', '--no-fund', '--prefer-offline'],
+      ['install', tarball, 'typescript@5.9.3', '@types/node@20', ...REALTIME_PACKAGES, '--no-audit', '--no-fund', '--prefer-offline'],
       { cwd: consumer, env: npmEnv(), timeout: NPM_TIMEOUT },
     );
     installSeconds = (Date.now() - started) / 1000;
@@ -404,7 +422,7 @@ describe('installed into a fresh project', () => {
 
   it('installs the tarball as a dependency, its bin linked and better-sqlite3 built', () => {
     const manifest = JSON.parse(readFileSync(join(consumer, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@types/node', 'prisma-presence', 'typescript']);
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@types/node', '@types/ws', 'prisma-presence', 'socket.io', 'typescript', 'ws']);
     expect(manifest.dependencies['prisma-presence']).toMatch(/^file:.*\.tgz$/);
     const installedPkg = join(consumer, 'node_modules', 'prisma-presence');
     expect(lstatSync(installedPkg).isSymbolicLink(), 'a tarball installs as a copy, not a link to the repo').toBe(false);
@@ -419,7 +437,7 @@ describe('installed into a fresh project', () => {
     const result = await node(['app.mjs']);
     expect(result.stderr, describeRun('node app.mjs', result)).toBe('');
     expect(result.code, describeRun('node app.mjs', result)).toBe(0);
-    expect(result.stdout).toBe(APP_MJS_STDOUT(migrationNames('sqlite')[0]!));
+    expect(result.stdout).toBe(APP_MJS_STDOUT(migrationNames('sqlite')));
     expect(existsSync(join(consumer, 'app.db'))).toBe(true);
     expect(existsSync(join(consumer, 'missing.db')), 'a mistyped SQLite path must not create a file').toBe(false);
   });
@@ -428,7 +446,8 @@ describe('installed into a fresh project', () => {
     mkdirSync(join(consumer, 'ts'), { recursive: true });
     writeFileSync(join(consumer, 'ts', 'app.ts'), consumerFixture('app.ts'));
     writeFileSync(join(consumer, 'ts', 'misuse.ts'), consumerFixture('misuse.ts'));
-    writeFileSync(join(consumer, 'ts', 'tsconfig.json'), TSCONFIG(['app.ts', 'misuse.ts']));
+    writeFileSync(join(consumer, 'ts', 'integrations.ts'), consumerFixture('integrations.ts'));
+    writeFileSync(join(consumer, 'ts', 'tsconfig.json'), TSCONFIG(['app.ts', 'misuse.ts', 'integrations.ts']));
     const checked = await npx(['tsc', '--noEmit', '-p', 'ts'], {}, 180_000);
     expect({ code: checked.code, stdout: checked.stdout, stderr: checked.stderr }, describeRun('tsc -p ts', checked)).toEqual({
       code: 0,
@@ -456,22 +475,22 @@ describe('installed into a fresh project', () => {
     expect(await admin('--version')).toEqual(summary(pkg.version));
 
     const url = 'file:./cli.db';
-    const migration = migrationNames('sqlite')[0]!;
+    const migrations = migrationNames('sqlite');
     expect((await admin('status', '--database-url', url)).code).toBe(3);
-    expect(await admin('migrate', '--database-url', url)).toEqual(summary(`Applied 1 migration: ${migration}`));
+    expect(await admin('migrate', '--database-url', url)).toEqual(summary(appliedLine(migrations)));
     expect(existsSync(join(consumer, 'cli.db'))).toBe(true);
     expect(await admin('migrate', '--database-url', url)).toEqual(summary('Database is up to date, no migration to apply'));
-    expect(await admin('status', '--database-url', url)).toEqual(summary(`applied  ${migration}`, 'Database is up to date'));
+    expect(await admin('status', '--database-url', url)).toEqual(summary(...statusLines(migrations)));
     expect(await admin('prune-presence', '--database-url', url)).toEqual(summary('Pruned 0 presences from 0 rooms'));
     expect(await admin('prune-rooms', '--database-url', url)).toEqual(summary('Pruned 0 empty rooms'));
 
     // No URL at all: ./presence.db in the working directory, as the README says.
-    expect(await admin('migrate')).toEqual(summary(`Applied 1 migration: ${migration}`));
+    expect(await admin('migrate')).toEqual(summary(appliedLine(migrations)));
     expect(existsSync(join(consumer, 'presence.db'))).toBe(true);
     expect(await admin('prune-rooms')).toEqual(summary('Pruned 0 empty rooms'));
   }, SLOW);
 
-  it('exports only the entry point and package.json: internal paths are rejected', async () => {
+  it('exports the entry point, the realtime subpaths and package.json: internal paths are rejected', async () => {
     const manifest = await node([
       '--input-type=module',
       '-e',
@@ -485,8 +504,15 @@ describe('installed into a fresh project', () => {
       "const m = await import('prisma-presence'); console.log(Object.keys(m).sort().join(','));",
     ]);
     expect({ code: entry.code, stdout: entry.stdout, stderr: entry.stderr }).toEqual(
-      summary('PresenceError,createPresence,migrate,migrationStatus'),
+      summary('PresenceError,createPresence,followPresence,migrate,migrationStatus'),
     );
+    for (const [subpath, keys] of [
+      ['prisma-presence/socket.io', 'SOCKET_IO_EVENTS,attachPresence'],
+      ['prisma-presence/ws', 'PRUNED_CLOSE_CODE,attachPresence'],
+    ]) {
+      const loaded = await node(['--input-type=module', '-e', `const m = await import('${subpath}'); console.log(Object.keys(m).sort().join(','));`]);
+      expect({ subpath, ...summaryOf(loaded) }).toEqual({ subpath, ...summary(keys!) });
+    }
 
     for (const internal of ['prisma-presence/dist/database/client.js', 'prisma-presence/dist/index.js', 'prisma-presence/bin/presence-admin.js']) {
       const result = await node([
@@ -506,10 +532,10 @@ describe('installed into a fresh project', () => {
     const name = `pkg_${randomBytes(6).toString('hex')}`;
     pgDatabases.push(name);
     const url = await createDatabase(serverUrl, name);
-    const migration = migrationNames('postgresql')[0]!;
+    const migrations = migrationNames('postgresql');
 
-    expect(await admin('migrate', '--database-url', url)).toEqual(summary(`Applied 1 migration: ${migration}`));
-    expect(await admin('status', '--database-url', url)).toEqual(summary(`applied  ${migration}`, 'Database is up to date'));
+    expect(await admin('migrate', '--database-url', url)).toEqual(summary(appliedLine(migrations)));
+    expect(await admin('status', '--database-url', url)).toEqual(summary(...statusLines(migrations)));
 
     writeFileSync(join(consumer, 'seed.mjs'), consumerFixture('seed.mjs'));
     const seeded = await node(['seed.mjs'], { PRESENCE_DATABASE_URL: url });

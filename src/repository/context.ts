@@ -15,6 +15,16 @@ export interface RepositoryContext {
   roomIds: RoomCache;
   /** Touches from traffic, written in batches. */
   touches: TouchBuffer;
+  /** Event sharing between processes (see the `shareEvents` option). */
+  sharing: Sharing;
+}
+
+export interface Sharing {
+  enabled: boolean;
+  /** This tracker's id in the shared log, so that it skips its own entries. */
+  origin: string;
+  /** Seconds a shared log entry is kept; prunePresences removes older ones. */
+  retention: number;
 }
 
 /**
@@ -66,13 +76,4 @@ export function toPresence(row: PresenceRow): Presence {
     userId: row.userId,
     lastSeen: row.lastSeen instanceof Date ? row.lastSeen : new Date(row.lastSeen),
   };
-}
-
-/** Emits `removed` for each deleted presence whose statement also returned its room's name. */
-export function emitRemovals(context: RepositoryContext, rows: PresenceRow[]): void {
-  for (const row of rows) {
-    const removed = toPresence(row);
-    const room = { id: removed.roomId, channelName: row.roomName ?? '' };
-    context.events.emit('changed', { room, added: null, removed, bulkChange: false, pruned: [] });
-  }
 }

@@ -1,6 +1,7 @@
 import { sql } from '../database/sql.js';
 import { assertChannelName } from '../validation.js';
-import { emitRemovals, PRESENCE_COLUMNS, type PresenceRow, type RepositoryContext } from './context.js';
+import { deleteLocked, needsDetail, publish, recordChanges, removals } from './changes.js';
+import { PRESENCE_COLUMNS, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** The Django `Presence.objects` manager: one connection across all its rooms. */
 export interface PresencesRepository {
@@ -22,6 +23,12 @@ export function createPresencesRepository(context: RepositoryContext): Presences
 
   async function leaveAll(channelName: string): Promise<void> {
     assertChannelName(channelName, 'channelName');
+    if (needsDetail(context)) {
+      const changes = await db.transaction(async (tx) =>
+        recordChanges(context, tx, removals(await deleteLocked(context, tx, sql`"channelName" = ${channelName}`))),
+      );
+      return publish(context, changes);
+    }
     if (!context.events.has('changed')) {
       await db.execute(sql`DELETE FROM "Presence" WHERE "channelName" = ${channelName}`);
       return;
@@ -29,7 +36,7 @@ export function createPresencesRepository(context: RepositoryContext): Presences
     const rows = await db.query<PresenceRow>(sql`
       DELETE FROM "Presence" WHERE "channelName" = ${channelName}
       RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
-    emitRemovals(context, rows);
+    publish(context, removals(rows));
   }
 
   return { touch, leaveAll, flush: () => context.touches.flush() };

@@ -4,7 +4,9 @@ import { PresenceError } from '../errors.js';
 import type { Presence, Room } from '../types.js';
 import { assertChannelName, normalizeUserId, parseMaxAge } from '../validation.js';
 import { presenceStats, type PresenceStats } from './stats.js';
-import { emitRemovals, PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
+import type { Database, Transaction } from '../database/client.js';
+import { deleteLocked, lockRooms, needsDetail, prunedByRoom, publish, recordChanges, removals } from './changes.js';
+import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** The Django `Room.objects` manager: who is in which room. */
 export interface RoomsRepository {
@@ -49,8 +51,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     for (let attempt = 1; ; attempt++) {
       const room = context.roomIds.get(roomChannelName) ?? (await ensureRoom(roomChannelName));
       try {
-        const { presence, created } = await upsertPresence(room, userChannelName, user);
-        if (created) events.emit('changed', { room, added: presence, removed: null, bulkChange: false, pruned: [] });
+        await (needsDetail(context) ? addRecorded(room, userChannelName, user) : addPlain(room, userChannelName, user));
         return room;
       } catch (error) {
         // The room was pruned between finding it and joining it: make it again.
@@ -72,9 +73,23 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     return room;
   }
 
-  async function upsertPresence(room: Room, channelName: string, userId: string | null) {
+  async function addPlain(room: Room, channelName: string, userId: string | null): Promise<void> {
+    const { presence, created } = await upsertPresence(db, room, channelName, userId);
+    if (created) publish(context, [{ room, added: presence, removed: null, bulkChange: false, pruned: [] }]);
+  }
+
+  async function addRecorded(room: Room, channelName: string, userId: string | null): Promise<void> {
+    const changes = await db.transaction(async (tx) => {
+      await lockRooms(context, tx, [room.id]);
+      const { presence, created } = await upsertPresence(tx, room, channelName, userId);
+      return created ? recordChanges(context, tx, [{ room, added: presence, removed: null, bulkChange: false, pruned: [] }]) : [];
+    });
+    publish(context, changes);
+  }
+
+  async function upsertPresence(db: Database | Transaction, room: Room, channelName: string, userId: string | null) {
     const lastSeen = context.now();
-    if (db.dialect === 'postgresql') {
+    if (context.db.dialect === 'postgresql') {
       // xmax is 0 only on a freshly inserted row version: it tells insert from update.
       const [row] = await db.query<PresenceRow & { created: boolean }>(sql`
         INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen")
@@ -105,12 +120,13 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   async function remove(roomChannelName: string, userChannelName: string): Promise<void> {
     assertChannelName(roomChannelName, 'roomChannelName');
     assertChannelName(userChannelName, 'userChannelName');
-    const rows = await db.query<PresenceRow>(sql`
-      DELETE FROM "Presence"
-      WHERE "channelName" = ${userChannelName}
-        AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})
-      RETURNING ${PRESENCE_COLUMNS}`);
-    emitRemovals(context, rows.map((row) => ({ ...row, roomName: roomChannelName })));
+    const condition = sql`"channelName" = ${userChannelName} AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})`;
+    if (needsDetail(context)) {
+      const changes = await db.transaction(async (tx) => recordChanges(context, tx, removals(await deleteLocked(context, tx, condition))));
+      return publish(context, changes);
+    }
+    const rows = await db.query<PresenceRow>(sql`DELETE FROM "Presence" WHERE ${condition} RETURNING ${PRESENCE_COLUMNS}`);
+    publish(context, removals(rows.map((row) => ({ ...row, roomName: roomChannelName }))));
   }
 
   async function getUsers(roomChannelName: string): Promise<string[]> {
@@ -134,17 +150,28 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
     // A touch still in the buffer must not let its presence look stale.
     await context.touches.flush();
-    const cutoff = new Date(context.now().getTime() - seconds * 1000);
-    if (!events.has('changed')) {
-      return db.execute(sql`DELETE FROM "Presence" WHERE "lastSeen" < ${cutoff}`);
+    const now = context.now();
+    const stale = sql`"lastSeen" < ${new Date(now.getTime() - seconds * 1000)}`;
+    if (context.sharing.enabled) await pruneSharedLog(now);
+    if (needsDetail(context)) {
+      const { changes, count } = await db.transaction(async (tx) => {
+        const rows = await deleteLocked(context, tx, stale);
+        return { changes: await recordChanges(context, tx, prunedByRoom(rows)), count: rows.length };
+      });
+      publish(context, changes);
+      return count;
     }
+    if (!events.has('changed')) return db.execute(sql`DELETE FROM "Presence" WHERE ${stale}`);
     const rows = await db.query<PresenceRow>(sql`
-      DELETE FROM "Presence" WHERE "lastSeen" < ${cutoff}
+      DELETE FROM "Presence" WHERE ${stale}
       RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
-    for (const { room, pruned } of groupByRoom(rows)) {
-      events.emit('changed', { room, added: null, removed: null, bulkChange: true, pruned });
-    }
+    publish(context, prunedByRoom(rows));
     return rows.length;
+  }
+
+  /** Keeps the shared log bounded: entries older than the retention go with each prune. */
+  function pruneSharedLog(now: Date): Promise<number> {
+    return db.execute(sql`DELETE FROM "PresenceEvent" WHERE "createdAt" < ${new Date(now.getTime() - context.sharing.retention * 1000)}`);
   }
 
   async function pruneRooms(): Promise<number> {
@@ -183,18 +210,4 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   const stats = (roomNames?: readonly string[], maxAge?: number) => presenceStats(context, roomNames, maxAge);
 
   return { add, remove, getUsers, getAnonymousCount, prunePresences, pruneRooms, stats };
-}
-
-function groupByRoom(rows: PresenceRow[]): { room: Room; pruned: Presence[] }[] {
-  const rooms = new Map<number, { room: Room; pruned: Presence[] }>();
-  for (const row of rows) {
-    const presence = toPresence(row);
-    let entry = rooms.get(presence.roomId);
-    if (!entry) {
-      entry = { room: { id: presence.roomId, channelName: row.roomName ?? '' }, pruned: [] };
-      rooms.set(presence.roomId, entry);
-    }
-    entry.pruned.push(presence);
-  }
-  return [...rooms.values()];
 }
