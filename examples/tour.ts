@@ -1,10 +1,11 @@
-// `npm start`: a short tour of prisma-presence on the embedded SQLite default.
+// `npm run tour`: a short console tour of prisma-presence on the embedded SQLite default.
 // Connections join rooms, send heartbeats, leave cleanly or vanish, and get pruned.
-// The demo drives its own clock so that "70 seconds later" takes no time.
+// The tour drives its own clock so that "70 seconds later" takes no time. It starts from
+// an empty database each run; the live web demo (`npm start`) keeps its own file.
 import { rmSync } from 'node:fs';
 import { createPresence, migrate, type PresenceChangedEvent } from '../src/index.ts';
 
-const databaseUrl = process.env.PRESENCE_DATABASE_URL ?? 'file:./presence-demo.db';
+const databaseUrl = process.env.PRESENCE_DATABASE_URL ?? 'file:./presence-tour.db';
 let clock = Date.now();
 const now = () => new Date(clock);
 const wait = (seconds: number) => {
@@ -72,4 +73,4 @@ console.log(`  pruned ${await presence.rooms.pruneRooms()} empty room(s)`);
 await showRooms();
 
 await presence.close();
-step('Done. Run `npm test` for the test suite, and see README.md to wire this into a websocket server.');
+step('Done. Run `npm start` for the live web demo, and see README.md to wire this into a websocket server.');
