@@ -62,7 +62,7 @@ export function attachPresence<User = string>(
 ): SocketIoPresence<User> {
   const report = reportTo(options.onError);
   const authorize = options.authorize ?? defaultAuthorize;
-  const groups = socketIoGroups(io, options.onPruned ?? 'notify');
+  const groups = socketIoGroups(io, options.onPruned ?? 'notify', presence.sharesEvents);
   const broadcaster = new RoomBroadcaster<User>(presence, (room, message) => groups.broadcast(room, message), options.resolveUsers, report);
   const stopFollowing = followPresence(presence, groups);
   presence.on('changed', broadcaster.onChanged);
@@ -130,16 +130,22 @@ export function attachPresence<User = string>(
   };
 }
 
-function socketIoGroups(io: Server, onPruned: PrunedConnectionPolicy): PresenceGroups {
+/**
+ * With event sharing every process hears every change and acts on its own sockets
+ * (`io.local`); without it, the process that made the change acts through the adapter
+ * on the whole cluster.
+ */
+function socketIoGroups(io: Server, onPruned: PrunedConnectionPolicy, sharesEvents: boolean): PresenceGroups {
+  const scope = () => (sharesEvents ? io.local : io);
   return {
-    join: (room, channelName) => io.in(channelName).socketsJoin(room),
+    join: (room, channelName) => scope().in(channelName).socketsJoin(room),
     leave(room, channelName, reason) {
-      io.in(channelName).socketsLeave(room);
+      scope().in(channelName).socketsLeave(room);
       if (reason !== 'pruned') return;
-      if (onPruned === 'notify') io.to(channelName).emit(SOCKET_IO_EVENTS.pruned, { room });
-      if (onPruned === 'disconnect') io.in(channelName).disconnectSockets(true);
+      if (onPruned === 'notify') scope().to(channelName).emit(SOCKET_IO_EVENTS.pruned, { room });
+      if (onPruned === 'disconnect') scope().in(channelName).disconnectSockets(true);
     },
-    broadcast: (room, message) => io.to(room).emit(SOCKET_IO_EVENTS.presence, message),
+    broadcast: (room, message) => scope().to(room).emit(SOCKET_IO_EVENTS.presence, message),
   };
 }
 

@@ -118,7 +118,8 @@ async function logChanges(context: RepositoryContext, tx: Transaction, changes: 
       .map((change) => sql`(${change.room.id}, ${context.sharing.origin}, ${JSON.stringify(change)}, ${createdAt})`);
     await tx.execute(sql`INSERT INTO "PresenceEvent" ("roomId", "origin", "payload", "createdAt") VALUES ${joinSql(rows)}`);
   }
-  if (context.db.dialect === 'postgresql') await tx.query(sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`);
+  // pg_notify returns void, which the driver adapter cannot read as a query result.
+  if (context.db.dialect === 'postgresql') await tx.execute(sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`);
 }
 
 function joinSql(pieces: Sql[]): Sql {

@@ -134,7 +134,7 @@ export class EventFeed {
   }
 
   /** LISTEN on a connection of its own; after it drops, reconnect and read what was missed. */
-  private async listen(url: string, delay = 500): Promise<void> {
+  private async listen(url: string, retryDelay = 250): Promise<void> {
     if (this.stopped) return;
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
     client.on('notification', () => this.wake());
@@ -142,7 +142,7 @@ export class EventFeed {
     client.on('end', () => {
       if (this.listener !== client || this.stopped) return;
       this.listener = undefined;
-      setTimeout(() => void this.listen(url), delay).unref();
+      void this.listen(url); // at once: every moment without LISTEN is latency
     });
     this.listener = client;
     try {
@@ -152,7 +152,7 @@ export class EventFeed {
     } catch {
       if (this.listener === client) this.listener = undefined;
       await client.end().catch(() => {});
-      if (!this.stopped) setTimeout(() => void this.listen(url, Math.min(delay * 2, 5000)), delay).unref();
+      if (!this.stopped) setTimeout(() => void this.listen(url, Math.min(retryDelay * 2, 5000)), retryDelay).unref();
     }
   }
 }

@@ -1,0 +1,234 @@
+// Event sharing between processes: real OS processes (tests/support/sharingWorker.ts)
+// and the real presence-admin bin, on a database that both engines share the same way.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPresence, type PresenceChangedEvent, type PresenceTracker, type UserPresenceEvent } from '../src/index.ts';
+import { manualClock } from './support/clock.ts';
+import { testEngines, useDatabase } from './support/databases.ts';
+import { eventually, Mailbox } from './support/realtime.ts';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const BIN = `${ROOT}bin/presence-admin.js`;
+const TSX = `${ROOT}node_modules/.bin/tsx`;
+
+type Report = Record<string, unknown> & { event?: string; at?: number };
+
+class Worker {
+  readonly inbox = new Mailbox<Report>();
+  private constructor(private readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => this.inbox.push(JSON.parse(line) as Report));
+  }
+
+  static async start(url: string): Promise<Worker> {
+    const child = spawn(TSX, ['tests/support/sharingWorker.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, SHARING_DATABASE_URL: url },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const worker = new Worker(child);
+    await worker.inbox.next((report) => report.ready === true, 20_000, 'the worker to start');
+    return worker;
+  }
+
+  async run(op: string, ...args: unknown[]): Promise<void> {
+    const done = this.inbox.wait((report) => report.done === op || report.op === op, 10_000, `${op} to finish`);
+    this.child.stdin!.write(`${JSON.stringify({ op, args })}\n`);
+    const report = await done;
+    if (report.error) throw new Error(String(report.error));
+  }
+
+  block(ms: number): void {
+    this.child.stdin!.write(`${JSON.stringify({ op: 'block', ms })}\n`);
+  }
+
+  events(name: string): Report[] {
+    return this.inbox.received.filter((report) => report.event === name);
+  }
+
+  async stop(): Promise<void> {
+    this.child.stdin!.end();
+    await new Promise((resolve) => (this.child.exitCode !== null ? resolve(null) : this.child.once('exit', resolve)));
+  }
+}
+
+function presenceAdmin(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (error, stdout, stderr) =>
+      done({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe.each(testEngines())('shared events on %s', (engine) => {
+  const database = useDatabase(engine);
+  const bound = engine === 'postgresql' ? 100 : 1000;
+  let trackers: PresenceTracker[];
+  let workers: Worker[];
+
+  const tracker = (options: Parameters<typeof createPresence>[0] = {}) => {
+    const created = createPresence({ databaseUrl: database.url, shareEvents: true, ...options });
+    trackers.push(created);
+    return created;
+  };
+  const worker = async () => {
+    const started = await Worker.start(database.url);
+    workers.push(started);
+    return started;
+  };
+  /** Waits until every worker hears a change made now: from then on they miss nothing. */
+  const listening = async (...listeners: Worker[]) => {
+    const writer = tracker();
+    // A worker starts reading after the last entry it finds: a change made before that is not news to it.
+    for (const listener of listeners) {
+      for (let attempt = 1; ; attempt++) {
+        const channel = `sentinel.${Math.random().toString(36).slice(2)}`;
+        await writer.rooms.add('sentinel', channel);
+        const heard = await listener.inbox
+          .next((report) => report.event === 'changed' && report.added === channel, 1000, 'the sentinel')
+          .then(() => true, () => false);
+        await writer.rooms.remove('sentinel', channel);
+        if (heard) break;
+        if (attempt === 10) throw new Error('a worker never heard the sentinel');
+      }
+    }
+  };
+
+  beforeEach(async () => {
+    trackers = [];
+    workers = [];
+    await database.db.rows('DELETE FROM "PresenceEvent"');
+  });
+  afterEach(async () => {
+    await Promise.all(workers.map((running) => running.stop()));
+    await Promise.all(trackers.map((running) => running.close()));
+  });
+
+  it('a change made by one process reaches the listeners of two others, once each, flagged remote, within the bound', async () => {
+    const [a, b] = [await worker(), await worker()];
+    await listening(a, b);
+    const writer = tracker();
+    const local: PresenceChangedEvent[] = [];
+    writer.on('changed', (event) => void local.push(event));
+    const committed = Date.now();
+    await writer.rooms.add('lobby', 'chan.1', 'alice');
+    for (const listener of [a, b]) {
+      const heard = await listener.inbox.next((report) => report.event === 'changed' && report.added === 'chan.1');
+      expect(heard).toMatchObject({ room: 'lobby', remote: true, bulkChange: false });
+      expect(heard.at! - committed).toBeLessThan(bound + 50);
+    }
+    expect(local.map((event) => [event.added?.channelName, event.remote])).toEqual([['chan.1', false]]);
+    await writer.rooms.remove('lobby', 'chan.1');
+    await a.inbox.next((report) => report.removed === 'chan.1');
+    await b.inbox.next((report) => report.removed === 'chan.1');
+    for (const listener of [a, b]) {
+      expect(listener.events('changed').filter((report) => report.room === 'lobby')).toHaveLength(2);
+    }
+    expect(local).toHaveLength(2);
+  });
+
+  it('a prune run from cron through the real bin tells every listening process who left', async () => {
+    const [a, b] = [await worker(), await worker()];
+    const stale = tracker({ now: () => new Date(Date.now() - 120_000) });
+    await stale.rooms.add('lobby', 'chan.old', 'olga');
+    await stale.rooms.add('kitchen', 'chan.old2');
+    await listening(a, b);
+    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { PRESENCE_SHARE_EVENTS: '1' });
+    expect(result).toEqual({ code: 0, stdout: 'Pruned 2 presences from 2 rooms\n', stderr: '' });
+    for (const listener of [a, b]) {
+      await listener.inbox.next((report) => report.event === 'changed' && report.room === 'lobby' && report.bulkChange === true);
+      await listener.inbox.next((report) => report.event === 'userLeft' && report.userId === 'olga');
+      const bulk = listener.events('changed').filter((report) => report.bulkChange);
+      expect(bulk.map((report) => [report.room, report.pruned]).sort()).toEqual([
+        ['kitchen', ['chan.old2=-']],
+        ['lobby', ['chan.old=olga']],
+      ]);
+      expect(listener.events('userLeft')).toEqual([expect.objectContaining({ room: 'lobby', userId: 'olga', remote: true })]);
+    }
+  });
+
+  it('per-user events: a user with two connections joins once and leaves once, here and in another process', async () => {
+    const other = await worker();
+    await listening(other);
+    const writer = tracker();
+    const users: string[] = [];
+    const record = (kind: string) => (event: UserPresenceEvent) => void users.push(`${kind} ${event.room.channelName} ${event.userId} ${event.remote}`);
+    writer.on('userJoined', record('joined')).on('userLeft', record('left'));
+    await writer.rooms.add('lobby', 'chan.laptop', 'alice');
+    await writer.rooms.add('lobby', 'chan.phone', 'alice');
+    await writer.rooms.add('lobby', 'chan.guest');
+    await writer.rooms.remove('lobby', 'chan.laptop');
+    expect(users).toEqual(['joined lobby alice false']);
+    await writer.presences.leaveAll('chan.phone');
+    expect(users).toEqual(['joined lobby alice false', 'left lobby alice false']);
+    await other.inbox.next((report) => report.event === 'userLeft');
+    expect([...other.events('userJoined'), ...other.events('userLeft')].map((report) => `${report.event} ${report.userId} ${report.remote}`)).toEqual([
+      'userJoined alice true',
+      'userLeft alice true',
+    ]);
+  });
+
+  it('keeps the order in which a room changed', async () => {
+    const other = await worker();
+    await listening(other);
+    const writer = tracker();
+    const expected: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      await writer.rooms.add('lobby', `chan.${i}`);
+      expected.push(`+chan.${i}`);
+      if (i % 3 === 0) {
+        await writer.rooms.remove('lobby', `chan.${i}`);
+        expected.push(`-chan.${i}`);
+      }
+    }
+    await eventually(() => other.events('changed').filter((report) => report.room === 'lobby').length === expected.length, 10_000, 'every change');
+    const heard = other.events('changed').filter((report) => report.room === 'lobby');
+    expect(heard.map((report) => (report.added ? `+${report.added}` : `-${report.removed}`))).toEqual(expected);
+  });
+
+  it('a listener that could not read for a while catches up on everything it missed, in order', async () => {
+    const other = await worker();
+    await listening(other);
+    const writer = tracker();
+    other.block(engine === 'postgresql' ? 1500 : 2500);
+    if (engine === 'postgresql') {
+      // Its LISTEN connection drops too: it must reconnect and read what committed meanwhile.
+      await database.db.rows(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`);
+    }
+    for (let i = 0; i < 10; i++) await writer.rooms.add('lobby', `chan.${i}`);
+    await eventually(() => other.events('changed').filter((report) => report.room === 'lobby').length === 10, 15_000, 'the missed changes');
+    expect(other.events('changed').filter((report) => report.room === 'lobby').map((report) => report.added)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `chan.${i}`),
+    );
+    if (engine === 'postgresql') {
+      // Listening again: a new change arrives within the bound.
+      const committed = Date.now();
+      await writer.rooms.add('lobby', 'chan.after');
+      const heard = await other.inbox.next((report) => report.added === 'chan.after');
+      expect(heard.at! - committed).toBeLessThan(bound + 50);
+    }
+  });
+
+  it('the log stays bounded: prunePresences removes entries older than the retention', async () => {
+    const clock = manualClock(new Date().toISOString());
+    const writer = tracker({ now: clock.now, eventRetention: 60 });
+    for (let i = 0; i < 5; i++) await writer.rooms.add('lobby', `chan.${i}`);
+    const count = async () => Number((await database.db.rows<{ n: number }>('SELECT count(*) AS n FROM "PresenceEvent"'))[0]!.n);
+    expect(await count()).toBe(5);
+    clock.advance(30);
+    await writer.rooms.add('lobby', 'chan.late');
+    clock.advance(40);
+    await writer.rooms.prunePresences(3600);
+    expect(await count()).toBe(1);
+  });
+
+  it('without shareEvents nothing is logged and the single-statement paths stay', async () => {
+    const plain = createPresence({ databaseUrl: database.url });
+    trackers.push(plain);
+    plain.on('changed', () => {});
+    await plain.rooms.add('lobby', 'chan.1');
+    await plain.rooms.remove('lobby', 'chan.1');
+    expect(await database.db.rows('SELECT * FROM "PresenceEvent"')).toEqual([]);
+    expect(plain.sharesEvents).toBe(false);
+  });
+});

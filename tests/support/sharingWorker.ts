@@ -1,0 +1,51 @@
+// A separate OS process with its own tracker and event sharing on, driven over stdin
+// and reporting over stdout, one JSON object per line:
+//   in:  {"op":"add","args":["lobby","chan.1","alice"]}  (any rooms/presences method)
+//        {"op":"block","ms":1500}                         (busy event loop: reads nothing)
+//   out: {"ready":true}, {"done":<op>}, {"error":...}, and every event it hears:
+//        {"event":"changed","room":"lobby","added":"chan.1","removed":null,"pruned":[],"remote":true,"at":<ms>}
+import { createInterface } from 'node:readline';
+import { createPresence, type PresenceChangedEvent } from '../../src/index.ts';
+
+const presence = createPresence({ databaseUrl: process.env.SHARING_DATABASE_URL!, shareEvents: true, maxAge: 60 });
+const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
+
+presence.on('changed', (event: PresenceChangedEvent) =>
+  print({
+    event: 'changed',
+    room: event.room.channelName,
+    added: event.added?.channelName ?? null,
+    removed: event.removed?.channelName ?? null,
+    pruned: event.pruned.map((presence) => `${presence.channelName}=${presence.userId ?? '-'}`).sort(),
+    bulkChange: event.bulkChange,
+    remote: event.remote,
+    at: Date.now(),
+  }),
+);
+for (const name of ['userJoined', 'userLeft'] as const) {
+  presence.on(name, (event) => print({ event: name, room: event.room.channelName, userId: event.userId, remote: event.remote, at: Date.now() }));
+}
+presence.on('resync', (event) => print({ event: 'resync', reason: event.reason }));
+presence.on('error', (error) => print({ error: error.message }));
+
+const lines = createInterface({ input: process.stdin });
+lines.on('line', async (line) => {
+  const command = JSON.parse(line) as { op: string; args?: unknown[]; ms?: number };
+  try {
+    if (command.op === 'block') {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms);
+    } else {
+      const [repository, method] = command.op.split('.') as ['rooms' | 'presences', string];
+      await (presence[repository] as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[method]!(...(command.args ?? []));
+    }
+    print({ done: command.op });
+  } catch (error) {
+    print({ error: (error as Error).message, op: command.op });
+  }
+});
+lines.on('close', async () => {
+  await presence.close();
+  process.exit(0);
+});
+
+print({ ready: true });
