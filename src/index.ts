@@ -10,6 +10,6 @@ export type { MessageHandler, DisconnectHandler } from './handlers.js';
 export type { RoomsRepository } from './repository/rooms.js';
 export type { PresenceStats, PresenceCounts } from './repository/stats.js';
 export type { PresencesRepository } from './repository/presences.js';
-export type { Room, Presence, PresenceChangedEvent } from './types.js';
+export type { Room, Presence, PresenceChangedEvent, UserPresenceEvent, ResyncEvent } from './types.js';
 export { followPresence, type PresenceGroups, type PresenceMessage, type LeaveReason } from './groups.js';
 export type { PruningOptions } from './pruner.js';
