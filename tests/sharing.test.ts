@@ -209,6 +209,26 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     }
   });
 
+  it('a listener that could not read for longer than the retention is told to resynchronise', async () => {
+    const listener = tracker({ eventRetention: 1 });
+    const errors: Error[] = [];
+    const resyncs: string[] = [];
+    listener.on('error', (error) => void errors.push(error));
+    listener.on('resync', ({ reason }) => void resyncs.push(reason));
+    listener.on('changed', () => {});
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
+    try {
+      await eventually(() => errors.length > 0, 5000, 'a failed read');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await database.db.rows('ALTER TABLE "PresenceEventAway" RENAME TO "PresenceEvent"');
+    }
+    await eventually(() => resyncs.length === 1, 5000, 'the resync event');
+    expect(resyncs[0]).toMatch(/^shared events could not be read for \d+ s$/);
+    expect(errors).toHaveLength(1); // one report per outage, not one per poll
+  });
+
   it('the log stays bounded: prunePresences removes entries older than the retention', async () => {
     const clock = manualClock(new Date().toISOString());
     const writer = tracker({ now: clock.now, eventRetention: 60 });

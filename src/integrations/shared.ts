@@ -71,6 +71,9 @@ export function joinErrorMessage(error: unknown): string {
   return error instanceof PresenceError && error.code === 'INVALID_ARGUMENT' ? error.message : 'join failed';
 }
 
+/** Rooms remembered for a resync; beyond this, only rooms that change again are refreshed. */
+const MAX_REMEMBERED_ROOMS = 10_000;
+
 /**
  * Sends each changed room its members list, coalescing: many changes to one room within
  * a turn of the event loop cost one query pair and one message.
@@ -89,7 +92,15 @@ export class RoomBroadcaster<User> {
 
   readonly onChanged = (event: PresenceChangedEvent): void => this.schedule(event.room.channelName);
 
+  /** Shared events may have been missed: send every room broadcast so far its members again. */
+  readonly onResync = (): void => {
+    for (const room of this.broadcastRooms) this.schedule(room);
+  };
+
+  private readonly broadcastRooms = new Set<string>();
+
   schedule(room: string): void {
+    if (this.broadcastRooms.size < MAX_REMEMBERED_ROOMS) this.broadcastRooms.add(room);
     this.dirty.add(room);
     if (this.scheduled) return;
     this.scheduled = true;

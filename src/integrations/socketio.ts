@@ -66,6 +66,7 @@ export function attachPresence<User = string>(
   const broadcaster = new RoomBroadcaster<User>(presence, (room, message) => groups.broadcast(room, message), options.resolveUsers, report);
   const stopFollowing = followPresence(presence, groups);
   presence.on('changed', broadcaster.onChanged);
+  presence.on('resync', broadcaster.onResync);
 
   // Every packet touches; a heartbeat is not passed on to the app's handlers.
   const touch = presence.touchPresence((_channel: string, _packet: unknown, next: () => void) => next());
@@ -126,6 +127,7 @@ export function attachPresence<User = string>(
       io.off('connection', onConnection);
       stopFollowing();
       presence.off('changed', broadcaster.onChanged);
+      presence.off('resync', broadcaster.onResync);
     },
   };
 }

@@ -77,6 +77,7 @@ export function attachPresence<User = string>(
   const broadcaster = new RoomBroadcaster<User>(presence, (room, message) => groups.broadcast(room, message), options.resolveUsers, report);
   const stopFollowing = followPresence(presence, groups);
   presence.on('changed', broadcaster.onChanged);
+  presence.on('resync', broadcaster.onResync);
 
   const onTraffic = presence.touchPresence((_channel: string, data: RawData, socket: WebSocket, isBinary: boolean) =>
     route(data, socket, isBinary),
@@ -150,6 +151,7 @@ export function attachPresence<User = string>(
       wss.off('connection', onConnection);
       stopFollowing();
       presence.off('changed', broadcaster.onChanged);
+      presence.off('resync', broadcaster.onResync);
     },
   };
 }
