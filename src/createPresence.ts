@@ -9,6 +9,8 @@ import { resolveOptions, type PresenceOptions } from './options.js';
 import { Pruner, type PruningOptions } from './pruner.js';
 import { publish } from './repository/changes.js';
 import { EventFeed } from './sharing/feed.js';
+import { Departures } from './repository/departures.js';
+import { leaveAsServer, ServerLiveness } from './repository/liveness.js';
 import { RoomCache, type RepositoryContext } from './repository/context.js';
 import { TouchBuffer } from './repository/touchBuffer.js';
 import { createPresencesRepository, type PresencesRepository } from './repository/presences.js';
@@ -63,7 +65,7 @@ export interface PresenceTracker {
  * age and the clock. Throws PresenceError on invalid options.
  */
 export function createPresence(options?: PresenceOptions): PresenceTracker {
-  const { database, maxAge, now, touchInterval, shareEvents, eventRetention } = resolveOptions(options);
+  const { database, maxAge, now, touchInterval, shareEvents, eventRetention, maxMetadataBytes, liveness, leaveGrace } = resolveOptions(options);
   const db =
     database.kind === 'client'
       ? new Database(clientConnection(database.client, false), detectDialect(database.client))
@@ -71,9 +73,11 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const events = new PresenceEvents();
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
   const sharing = { enabled: shareEvents, origin: randomUUID(), retention: eventRetention };
-  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches, sharing };
+  const server = liveness ? new ServerLiveness(db, events, now, liveness.interval, liveness.timeout) : undefined;
+  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches, sharing, maxMetadataBytes, server };
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
+  context.departures = new Departures(leaveGrace, events, presences.leaveAll);
   let pruner: Pruner | undefined;
   const feed = shareEvents
     ? new EventFeed({
@@ -115,6 +119,8 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     },
     async close() {
       await pruner?.stop();
+      await context.departures?.flush();
+      if (server?.stop()) await leaveAsServer(context, server.id).catch((error: unknown) => events.report(error, 'removing this server'));
       await feed?.stop();
       await touches.flush().catch(() => {}); // a failure was already reported as an error event
       // Async `changed` listeners often query presence: let them finish first.

@@ -1,9 +1,11 @@
-import type { PresenceChangedEvent, ResyncEvent, UserPresenceEvent } from './types.js';
+import type { PresenceChangedEvent, PresenceUpdatedEvent, ResyncEvent, UserPresenceEvent } from './types.js';
 
 /** Events a presence instance emits, by name. */
 export interface PresenceEventMap {
   /** A room gained or lost connections. */
   changed: PresenceChangedEvent;
+  /** A presence's metadata changed (`presences.update`, or `add` with metadata for a present connection). */
+  updated: PresenceUpdatedEvent;
   /** A user's first connection entered a room. */
   userJoined: UserPresenceEvent;
   /** A user's last connection left a room. */
@@ -24,6 +26,7 @@ export type PresenceListener<E extends PresenceEventName> = (payload: PresenceEv
 export class PresenceEvents {
   private readonly listeners: { [E in PresenceEventName]: Set<PresenceListener<E>> } = {
     changed: new Set(),
+    updated: new Set(),
     userJoined: new Set(),
     userLeft: new Set(),
     resync: new Set(),

@@ -32,10 +32,10 @@ export function wrapTouch<Rest extends unknown[], R>(touches: TouchBuffer, handl
   };
 }
 
-/** The `remove_presence` decorator: leave every room, then run the handler. */
+/** The `remove_presence` decorator: leave every room (after the grace period, if any), then run the handler. */
 export function wrapRemove<Rest extends unknown[], R>(presences: PresencesRepository, handler: DisconnectHandler<Rest, R>) {
   return async (channelName: string, ...rest: Rest): Promise<Awaited<R>> => {
-    await presences.leaveAll(channelName);
+    await presences.disconnect(channelName);
     return await handler(channelName, ...rest);
   };
 }

@@ -36,6 +36,28 @@ export interface PresenceOptions {
   shareEvents?: boolean;
   /** Seconds the shared log keeps a change; prunePresences removes older entries. Default: 600. */
   eventRetention?: number;
+  /** Largest metadata object accepted, in bytes of its JSON. Default: 8192. */
+  maxMetadataBytes?: number;
+  /**
+   * Registers this process as a server holding connections: one liveness write per
+   * `interval` seconds (default 5); its presences carry its id, and once its liveness is
+   * older than `timeout` seconds (default 3 intervals) the next prune removes them all at
+   * once. `close()` removes this server's presences. `true` takes the defaults. Default: off.
+   */
+  liveness?: boolean | LivenessOptions;
+  /**
+   * Seconds a disconnect (`presences.disconnect`, `removePresence`, the integrations)
+   * waits before it removes the connection, so that a user who reconnects meanwhile
+   * never appears to leave and join again. Default: 0 (at once).
+   */
+  leaveGrace?: number;
+}
+
+export interface LivenessOptions {
+  /** Seconds between two liveness writes. Default: 5. */
+  interval?: number;
+  /** Seconds without a liveness write after which this server counts as dead. Default: 3 intervals. */
+  timeout?: number;
 }
 
 export const DEFAULT_DATABASE_URL = 'file:./presence.db';
@@ -51,7 +73,14 @@ export interface ResolvedOptions {
   touchInterval: number;
   shareEvents: boolean;
   eventRetention: number;
+  maxMetadataBytes: number;
+  /** Seconds, or undefined when the process does not register itself. */
+  liveness: { interval: number; timeout: number } | undefined;
+  leaveGrace: number;
 }
+
+export const DEFAULT_MAX_METADATA_BYTES = 8192;
+export const DEFAULT_LIVENESS_INTERVAL = 5;
 
 export const DEFAULT_EVENT_RETENTION = 600;
 
@@ -79,7 +108,13 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
   const touchInterval = resolveTouchInterval(options.touchInterval, maxAge);
   const shareEvents = resolveShareEvents(options.shareEvents, env);
   const eventRetention = options.eventRetention === undefined ? DEFAULT_EVENT_RETENTION : parseMaxAge(options.eventRetention, 'eventRetention');
-  const sharing = { shareEvents, eventRetention };
+  const sharing = {
+    shareEvents,
+    eventRetention,
+    maxMetadataBytes: resolveMetadataLimit(options.maxMetadataBytes),
+    liveness: resolveLiveness(options.liveness),
+    leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseMaxAge(options.leaveGrace, 'leaveGrace'),
+  };
   if (prisma !== undefined) {
     if (databaseUrl !== undefined) {
       throw new PresenceError('INVALID_ARGUMENT', 'Pass either databaseUrl or prisma, not both');
@@ -103,6 +138,28 @@ function resolveTouchInterval(explicit: unknown, maxAge: number): number {
     );
   }
   return explicit;
+}
+
+function resolveMetadataLimit(explicit: unknown): number {
+  if (explicit === undefined) return DEFAULT_MAX_METADATA_BYTES;
+  if (typeof explicit !== 'number' || !Number.isSafeInteger(explicit) || explicit <= 0) {
+    throw new PresenceError('INVALID_ARGUMENT', `maxMetadataBytes must be a positive integer, got ${String(explicit)}`);
+  }
+  return explicit;
+}
+
+function resolveLiveness(explicit: unknown): ResolvedOptions['liveness'] {
+  if (explicit === undefined || explicit === false) return undefined;
+  if (explicit !== true && (typeof explicit !== 'object' || explicit === null)) {
+    throw new PresenceError('INVALID_ARGUMENT', `liveness must be true, false or { interval?, timeout? }, got ${String(explicit)}`);
+  }
+  const { interval: rawInterval, timeout: rawTimeout } = explicit === true ? {} : (explicit as LivenessOptions);
+  const interval = rawInterval === undefined ? DEFAULT_LIVENESS_INTERVAL : parseMaxAge(rawInterval, 'liveness.interval');
+  const timeout = rawTimeout === undefined ? 3 * interval : parseMaxAge(rawTimeout, 'liveness.timeout');
+  if (timeout < 2 * interval) {
+    throw new PresenceError('INVALID_ARGUMENT', `liveness.timeout must be at least two intervals (${2 * interval} s), got ${timeout}`);
+  }
+  return { interval, timeout };
 }
 
 /** Whether to share events: the explicit option, else env PRESENCE_SHARE_EVENTS. */

@@ -12,6 +12,22 @@ export interface Presence {
   /** The user behind the connection, or null when anonymous. */
   userId: string | null;
   lastSeen: Date;
+  /** The connection's application state (set on `add`, changed by `presences.update`), or null. */
+  metadata: PresenceMetadata | null;
+  /** The registered server process holding the connection (the `liveness` option), or null. */
+  serverId: string | null;
+}
+
+/** A connection's state: any JSON object, up to the `maxMetadataBytes` option once serialized. */
+export type PresenceMetadata = { [key: string]: unknown };
+
+/** Payload of `updated`: a presence's metadata changed. */
+export interface PresenceUpdatedEvent {
+  room: Room;
+  /** The presence with its new metadata. */
+  presence: Presence;
+  /** True when another process made the change (event sharing). */
+  remote: boolean;
 }
 
 /**

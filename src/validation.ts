@@ -54,3 +54,19 @@ function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
   return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }
+
+/** Checks metadata (a plain JSON object within `maxBytes` once serialized) and returns its JSON. */
+export function serializeMetadata(value: unknown, maxBytes: number): string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) {
+    throw invalid(`metadata must be a plain object, got ${describe(value)}`);
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    throw invalid(`metadata must be serializable as JSON: ${(error as Error).message}`);
+  }
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) throw invalid(`metadata must be at most ${maxBytes} bytes of JSON, got ${bytes}`);
+  return json;
+}

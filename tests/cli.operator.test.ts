@@ -1,11 +1,15 @@
 // The operator side of presence-admin: --json on every command, --dry-run, stats and
 // status, in-process on each engine. Database state is checked through the raw driver.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cli, seedEmptyRooms, seedPresences } from './support/cli.ts';
 import { emptyDatabase, inspect, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
-const INIT = '20261129102310_init';
+/** Every bundled migration, oldest first (the same names for both engines). */
+const MIGRATIONS = readdirSync('prisma/sqlite/migrations', { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name)
+  .sort();
 
 /** Parses --json output: exactly one JSON object on one line. */
 function json(out: string): Record<string, unknown> {
@@ -56,7 +60,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
       [['prune-presence', '--max-age', '300'], { command: 'prune-presence', dryRun: false, presences: 0, rooms: 0, maxAge: 300 }],
       [['prune-rooms'], { command: 'prune-rooms', dryRun: false, rooms: 2 }],
       [['migrate'], { command: 'migrate', applied: [] }],
-      [['status'], { command: 'status', applied: [INIT], pending: [], failed: [], upToDate: true }],
+      [['status'], { command: 'status', applied: MIGRATIONS, pending: [], failed: [], upToDate: true }],
     ])('%j prints one JSON object with counts, duration and database kind', async (argv, expected) => {
       const result = await cli(...argv, '--json', '--database-url', database.url);
       expect(result.code).toBe(0);
@@ -106,14 +110,14 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
 
   describe('status', () => {
     it('exits 0 when every bundled migration is applied', async () => {
-      expect(await cli('status', '--database-url', database.url)).toEqual({ code: 0, out: `applied  ${INIT}\nDatabase is up to date\n`, err: '' });
+      expect(await cli('status', '--database-url', database.url)).toEqual({ code: 0, out: `${MIGRATIONS.map((name) => `applied  ${name}\n`).join('')}Database is up to date\n`, err: '' });
     });
 
     it('exits 3 and lists pending migrations on an empty database, without creating anything', async () => {
       const empty = await emptyDatabase(engine);
       expect(await cli('status', '--database-url', empty)).toEqual({
         code: 3,
-        out: `pending  ${INIT}\nRun \`presence-admin migrate\` to apply pending migrations\n`,
+        out: `${MIGRATIONS.map((name) => `pending  ${name}\n`).join('')}Run \`presence-admin migrate\` to apply pending migrations\n`,
         err: '',
       });
       if (engine === 'sqlite') expect(existsSync(empty.slice('file:'.length))).toBe(false);
@@ -122,7 +126,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
         expect(await other.rows(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)).toEqual([]);
         await other.close();
       }
-      expect(json((await cli('status', '--json', '--database-url', empty)).out)).toMatchObject({ ok: true, pending: [INIT], upToDate: false });
+      expect(json((await cli('status', '--json', '--database-url', empty)).out)).toMatchObject({ ok: true, pending: MIGRATIONS, upToDate: false });
     });
   });
 });

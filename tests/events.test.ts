@@ -32,7 +32,7 @@ describe.each(testEngines())('changed events on %s', (engine) => {
     expect(events).toEqual([
       {
         room,
-        added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: clock.now() },
+        added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: clock.now(), metadata: null, serverId: null },
         removed: null,
         bulkChange: false,
         pruned: [],
@@ -57,7 +57,7 @@ describe.each(testEngines())('changed events on %s', (engine) => {
       {
         room,
         added: null,
-        removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: clock.now() },
+        removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: clock.now(), metadata: null, serverId: null },
         bulkChange: false,
         pruned: [],
         remote: false,

@@ -207,7 +207,7 @@ function columnText(table: string, name: string, type: string, notNull: boolean,
     .join(' ');
 }
 
-const PRESENCE_TABLES = ['Presence', 'PresenceEvent', 'Room'];
+const PRESENCE_TABLES = ['Presence', 'PresenceEvent', 'PresenceServer', 'Room'];
 
 /** Everything a later `migrate` could change: the presence tables and the migration history. */
 async function databaseState(url: string, engine: Engine) {
@@ -336,7 +336,9 @@ describe.each(testEngines())('migrations on %s', (engine) => {
       { table: 'Presence', name: 'Presence_channelName_idx', unique: false, columns: ['channelName'] },
       { table: 'Presence', name: 'Presence_lastSeen_idx', unique: false, columns: ['lastSeen'] },
       { table: 'Presence', name: 'Presence_roomId_channelName_key', unique: true, columns: ['roomId', 'channelName'] },
+      { table: 'Presence', name: 'Presence_serverId_idx', unique: false, columns: ['serverId'] },
       { table: 'PresenceEvent', name: 'PresenceEvent_createdAt_idx', unique: false, columns: ['createdAt'] },
+      { table: 'PresenceServer', name: 'PresenceServer_expiresAt_idx', unique: false, columns: ['expiresAt'] },
       { table: 'Room', name: 'Room_channelName_key', unique: true, columns: ['channelName'] },
     ]);
     expect(shape.foreignKeys).toEqual([

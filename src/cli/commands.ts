@@ -84,7 +84,10 @@ export async function statsCommand(options: CommandOptions & { room?: string[]; 
     const line = (name: string, counts: PresenceCounts | null) =>
       [name.padEnd(width), ...(counts ? [counts.presences, counts.users, counts.anonymous, counts.stale].map((n) => String(n).padStart(9)) : ['presences', 'users', 'anonymous', `stale>${stats.maxAge}s`].map((h) => h.padStart(9)))].join(' ');
     const table = [line('room', null), ...rows.map(([name, counts]) => line(name, counts))];
-    return { summary: `${table.join('\n')}\n${plural(stats.total.rooms, 'room')}`, details: { ...stats } };
+    const servers = stats.servers.map(
+      (server) => `server ${server.hostname}:${server.pid} ${server.id} ${server.alive ? 'alive' : 'dead'} ${plural(server.presences, 'presence')}`,
+    );
+    return { summary: [...table, plural(stats.total.rooms, 'room'), ...servers].join('\n'), details: { ...stats } };
   });
 }
 

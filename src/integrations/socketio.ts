@@ -112,7 +112,7 @@ export function attachPresence<User = string>(
       }
     });
     socket.on('disconnect', () => {
-      presence.presences.leaveAll(socket.id).catch(report);
+      presence.presences.disconnect(socket.id).catch(report);
     });
   }
 

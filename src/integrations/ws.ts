@@ -134,7 +134,7 @@ export function attachPresence<User = string>(
     });
     socket.on('close', () => {
       registry.remove(channel);
-      presence.presences.leaveAll(channel).catch(report);
+      presence.presences.disconnect(channel).catch(report);
     });
   }
 

@@ -5,7 +5,7 @@
 // each room's changes in commit order.
 import type { Transaction } from '../database/client.js';
 import { list, sql, type Sql } from '../database/sql.js';
-import type { Presence, PresenceChangedEvent, Room } from '../types.js';
+import type { Presence, PresenceChangedEvent, PresenceUpdatedEvent, Room } from '../types.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** A room change with the users whose first connection joined or last connection left. */
@@ -13,6 +13,12 @@ export interface RecordedChange extends Omit<PresenceChangedEvent, 'remote'> {
   usersJoined: string[];
   usersLeft: string[];
 }
+
+/** A presence whose metadata changed. */
+export type Update = Omit<PresenceUpdatedEvent, 'remote'>;
+
+/** What the shared log holds and `publish` emits: room changes and metadata updates. */
+export type Entry = Change | Update;
 
 /** The PostgreSQL NOTIFY channel that wakes readers of the shared log. */
 export const NOTIFY_CHANNEL = 'prisma_presence';
@@ -51,6 +57,27 @@ export async function deleteLocked(context: RepositoryContext, tx: Transaction, 
   return tx.query<PresenceRow>(sql`
     DELETE FROM "Presence" WHERE ${condition}${scope}
     RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
+}
+
+/**
+ * Removes the presences matching `condition` (remove, leaveAll, a server's shutdown),
+ * emitting one `removed` change per deleted row: through the detailed path when needed,
+ * else in one statement (returning rows only when someone listens).
+ */
+export async function removeMatching(context: RepositoryContext, condition: Sql): Promise<void> {
+  const { db } = context;
+  if (needsDetail(context)) {
+    const changes = await db.transaction(async (tx) => recordChanges(context, tx, removals(await deleteLocked(context, tx, condition))));
+    return publish(context, changes);
+  }
+  if (!context.events.has('changed')) {
+    await db.execute(sql`DELETE FROM "Presence" WHERE ${condition}`);
+    return;
+  }
+  const rows = await db.query<PresenceRow>(sql`
+    DELETE FROM "Presence" WHERE ${condition}
+    RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
+  publish(context, removals(rows));
 }
 
 /** One `removed` change per deleted row (remove, leaveAll). */
@@ -110,7 +137,13 @@ async function withUserTransitions(tx: Transaction, changes: Omit<PresenceChange
 
 const userKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}`;
 
-async function logChanges(context: RepositoryContext, tx: Transaction, changes: RecordedChange[]): Promise<void> {
+/** Inside the update's transaction: logs it for other processes when sharing is on. */
+export async function recordUpdates(context: RepositoryContext, tx: Transaction, updates: Update[]): Promise<Update[]> {
+  if (context.sharing.enabled && updates.length > 0) await logChanges(context, tx, updates);
+  return updates;
+}
+
+async function logChanges(context: RepositoryContext, tx: Transaction, changes: Entry[]): Promise<void> {
   const createdAt = context.now();
   for (let start = 0; start < changes.length; start += LOG_CHUNK) {
     const rows = changes
@@ -129,9 +162,14 @@ function joinSql(pieces: Sql[]): Sql {
 /** A change, with its user transitions when the detailed path worked them out. */
 export type Change = Omit<PresenceChangedEvent, 'remote'> & Partial<Pick<RecordedChange, 'usersJoined' | 'usersLeft'>>;
 
-/** Emits a committed change to this process's listeners: `changed`, then per-user events. */
-export function publish(context: RepositoryContext, changes: Change[], remote = false): void {
-  for (const { usersJoined = [], usersLeft = [], ...change } of changes) {
+/** Emits committed entries to this process's listeners: `changed` then per-user events, or `updated`. */
+export function publish(context: RepositoryContext, entries: Entry[], remote = false): void {
+  for (const entry of entries) {
+    if ('presence' in entry) {
+      context.events.emit('updated', { ...entry, remote });
+      continue;
+    }
+    const { usersJoined = [], usersLeft = [], ...change } = entry;
     context.events.emit('changed', { ...change, remote });
     for (const userId of usersJoined) context.events.emit('userJoined', { room: change.room, userId, remote });
     for (const userId of usersLeft) context.events.emit('userLeft', { room: change.room, userId, remote });

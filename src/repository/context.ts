@@ -1,8 +1,10 @@
 import { fragment } from '../database/sql.js';
 import type { Database } from '../database/client.js';
 import type { PresenceEvents } from '../events.js';
+import type { Departures } from './departures.js';
+import type { ServerLiveness } from './liveness.js';
 import type { TouchBuffer } from './touchBuffer.js';
-import type { Presence, Room } from '../types.js';
+import type { Presence, PresenceMetadata, Room } from '../types.js';
 
 /** What the repositories share within one presence instance. */
 export interface RepositoryContext {
@@ -17,6 +19,12 @@ export interface RepositoryContext {
   touches: TouchBuffer;
   /** Event sharing between processes (see the `shareEvents` option). */
   sharing: Sharing;
+  /** Largest metadata JSON accepted, in bytes. */
+  maxMetadataBytes: number;
+  /** This process as a registered server (the `liveness` option), or undefined. */
+  server: ServerLiveness | undefined;
+  /** Disconnects waiting out the grace period (set up by the presences repository). */
+  departures?: Departures;
 }
 
 export interface Sharing {
@@ -62,11 +70,13 @@ export interface PresenceRow {
   channelName: string;
   userId: string | null;
   lastSeen: Date | string;
+  metadata: string | null;
+  serverId: string | null;
   roomName?: string;
 }
 
 /** The Presence columns every statement returns, in one place. */
-export const PRESENCE_COLUMNS = fragment('"id", "roomId", "channelName", "userId", "lastSeen"');
+export const PRESENCE_COLUMNS = fragment('"id", "roomId", "channelName", "userId", "lastSeen", "metadata", "serverId"');
 
 export function toPresence(row: PresenceRow): Presence {
   return {
@@ -75,5 +85,7 @@ export function toPresence(row: PresenceRow): Presence {
     channelName: row.channelName,
     userId: row.userId,
     lastSeen: row.lastSeen instanceof Date ? row.lastSeen : new Date(row.lastSeen),
+    metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as PresenceMetadata),
+    serverId: row.serverId,
   };
 }

@@ -1,7 +1,9 @@
 import { sql } from '../database/sql.js';
-import { assertChannelName } from '../validation.js';
-import { deleteLocked, needsDetail, publish, recordChanges, removals } from './changes.js';
-import { PRESENCE_COLUMNS, type PresenceRow, type RepositoryContext } from './context.js';
+import { PresenceError } from '../errors.js';
+import type { PresenceMetadata } from '../types.js';
+import { assertChannelName, serializeMetadata } from '../validation.js';
+import { publish, recordUpdates, removeMatching, type Update } from './changes.js';
+import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** The Django `Presence.objects` manager: one connection across all its rooms. */
 export interface PresencesRepository {
@@ -9,8 +11,28 @@ export interface PresencesRepository {
   touch(channelName: string): Promise<void>;
   /** Removes the connection from every room; emits `changed` with `removed` per room it left. */
   leaveAll(channelName: string): Promise<void>;
+  /**
+   * The connection closed: leaves every room, after the `leaveGrace` period when one is
+   * set (a reconnect of the same user meanwhile then shows no leave and join).
+   */
+  disconnect(channelName: string): Promise<void>;
+  /**
+   * Changes the connection's metadata in every room it is in (or in `room` only): merged
+   * key by key into what is stored (default), or replacing it with `replace: true`.
+   * Emits `updated` per presence changed; returns how many. The result must fit
+   * `maxMetadataBytes`, or nothing is written.
+   */
+  update(channelName: string, metadata: PresenceMetadata, options?: UpdateOptions): Promise<number>;
   /** Writes the touches that `touchPresence` has buffered (see the `touchInterval` option) now. */
   flush(): Promise<void>;
+}
+
+/** Options of `presences.update`. */
+export interface UpdateOptions {
+  /** Only the presence in this room. */
+  room?: string;
+  /** Replace the stored metadata instead of merging into it. */
+  replace?: boolean;
 }
 
 export function createPresencesRepository(context: RepositoryContext): PresencesRepository {
@@ -23,21 +45,42 @@ export function createPresencesRepository(context: RepositoryContext): Presences
 
   async function leaveAll(channelName: string): Promise<void> {
     assertChannelName(channelName, 'channelName');
-    if (needsDetail(context)) {
-      const changes = await db.transaction(async (tx) =>
-        recordChanges(context, tx, removals(await deleteLocked(context, tx, sql`"channelName" = ${channelName}`))),
-      );
-      return publish(context, changes);
-    }
-    if (!context.events.has('changed')) {
-      await db.execute(sql`DELETE FROM "Presence" WHERE "channelName" = ${channelName}`);
-      return;
-    }
-    const rows = await db.query<PresenceRow>(sql`
-      DELETE FROM "Presence" WHERE "channelName" = ${channelName}
-      RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
-    publish(context, removals(rows));
+    await removeMatching(context, sql`"channelName" = ${channelName}`);
   }
 
-  return { touch, leaveAll, flush: () => context.touches.flush() };
+  async function update(channelName: string, metadata: PresenceMetadata, options: UpdateOptions = {}): Promise<number> {
+    assertChannelName(channelName, 'channelName');
+    if (typeof options !== 'object' || options === null) throw new PresenceError('INVALID_ARGUMENT', 'update options must be an object');
+    if (options.room !== undefined) assertChannelName(options.room, 'room');
+    serializeMetadata(metadata, context.maxMetadataBytes); // the update itself must be valid, even when merged into nothing
+    const inRoom = options.room === undefined ? sql`` : sql` AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${options.room})`;
+    const lock = db.dialect === 'postgresql' ? sql` FOR UPDATE` : sql``;
+    const updates = await db.transaction(async (tx) => {
+      const rows = await tx.query<PresenceRow>(sql`
+        SELECT ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"
+        FROM "Presence" WHERE "channelName" = ${channelName}${inRoom} ORDER BY "id"${lock}`);
+      const changed: Update[] = [];
+      for (const row of rows) {
+        const stored = toPresence(row).metadata ?? {};
+        const json = serializeMetadata(options.replace ? metadata : { ...stored, ...metadata }, context.maxMetadataBytes);
+        const [updated] = await tx.query<PresenceRow>(sql`
+          UPDATE "Presence" SET "metadata" = ${json} WHERE "id" = ${row.id} RETURNING ${PRESENCE_COLUMNS}`);
+        if (updated) changed.push({ room: { id: Number(row.roomId), channelName: row.roomName ?? '' }, presence: toPresence(updated) });
+      }
+      return recordUpdates(context, tx, changed);
+    });
+    publish(context, updates);
+    return updates.length;
+  }
+
+  return {
+    touch,
+    leaveAll,
+    disconnect: (channelName) => {
+      assertChannelName(channelName, 'channelName');
+      return context.departures ? context.departures.depart(channelName) : leaveAll(channelName);
+    },
+    update,
+    flush: () => context.touches.flush(),
+  };
 }

@@ -1,11 +1,11 @@
 import { driverErrorKind } from '../database/client.js';
 import { sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
-import type { Presence, Room } from '../types.js';
-import { assertChannelName, normalizeUserId, parseMaxAge } from '../validation.js';
+import type { Presence, PresenceMetadata, Room } from '../types.js';
+import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
 import { presenceStats, type PresenceStats } from './stats.js';
 import type { Database, Transaction } from '../database/client.js';
-import { deleteLocked, lockRooms, needsDetail, prunedByRoom, publish, recordChanges, removals } from './changes.js';
+import { deleteLocked, lockRooms, needsDetail, prunedByRoom, publish, recordChanges, recordUpdates, removeMatching } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** The Django `Room.objects` manager: who is in which room. */
@@ -15,11 +15,13 @@ export interface RoomsRepository {
    * Adding a connection that is already there refreshes `lastSeen` and its user, and
    * emits nothing; a new presence emits `changed` with `added`.
    */
-  add(roomChannelName: string, userChannelName: string, userId?: string | number | null): Promise<Room>;
+  add(roomChannelName: string, userChannelName: string, userId?: string | number | null, options?: AddOptions): Promise<Room>;
   /** Takes a connection out of a room; emits `changed` with `removed`. Unknown room or channel: no-op. */
   remove(roomChannelName: string, userChannelName: string): Promise<void>;
   /** Distinct user ids present in the room, sorted; `[]` for an unknown or empty room. */
   getUsers(roomChannelName: string): Promise<string[]>;
+  /** Every connection in the room with its user and metadata, by channel name, in one query. */
+  getPresences(roomChannelName: string): Promise<Presence[]>;
   /** How many connections without a user are in the room; 0 for an unknown room. */
   getAnonymousCount(roomChannelName: string): Promise<number>;
   /**
@@ -38,20 +40,38 @@ export interface RoomsRepository {
   stats(roomNames?: readonly string[], maxAge?: number): Promise<PresenceStats>;
 }
 
+/** Options of `rooms.add`. */
+export interface AddOptions {
+  /**
+   * The connection's state, a JSON object (at most `maxMetadataBytes`). Given for a
+   * connection already present, it replaces the stored metadata and emits `updated`;
+   * left out, the stored metadata stays.
+   */
+  metadata?: PresenceMetadata;
+}
+
 /** How many times `add` re-creates a room that another process pruned under it. */
 const ADD_ATTEMPTS = 5;
 
 export function createRoomsRepository(context: RepositoryContext): RoomsRepository {
   const { db, events } = context;
 
-  async function add(roomChannelName: string, userChannelName: string, userId?: string | number | null): Promise<Room> {
+  async function add(roomChannelName: string, userChannelName: string, userId?: string | number | null, options: AddOptions = {}): Promise<Room> {
     assertChannelName(roomChannelName, 'roomChannelName');
     assertChannelName(userChannelName, 'userChannelName');
-    const user = normalizeUserId(userId);
+    if (typeof options !== 'object' || options === null) throw new PresenceError('INVALID_ARGUMENT', 'add options must be an object');
+    const joining: Joining = {
+      channelName: userChannelName,
+      userId: normalizeUserId(userId),
+      metadata: options.metadata === undefined ? undefined : serializeMetadata(options.metadata, context.maxMetadataBytes),
+      serverId: context.server?.id ?? null,
+    };
+    await context.server?.ensureRegistered();
+    context.departures?.cancel(userChannelName); // back within the grace period: it stays
     for (let attempt = 1; ; attempt++) {
       const room = context.roomIds.get(roomChannelName) ?? (await ensureRoom(roomChannelName));
       try {
-        await (needsDetail(context) ? addRecorded(room, userChannelName, user) : addPlain(room, userChannelName, user));
+        await (needsDetail(context) || (joining.metadata !== undefined && events.has('updated')) ? addRecorded(room, joining) : addPlain(room, joining));
         return room;
       } catch (error) {
         // The room was pruned between finding it and joining it: make it again.
@@ -73,40 +93,45 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     return room;
   }
 
-  async function addPlain(room: Room, channelName: string, userId: string | null): Promise<void> {
-    const { presence, created } = await upsertPresence(db, room, channelName, userId);
+  async function addPlain(room: Room, joining: Joining): Promise<void> {
+    const { presence, created } = await upsertPresence(db, room, joining);
     if (created) publish(context, [{ room, added: presence, removed: null, bulkChange: false, pruned: [] }]);
   }
 
-  async function addRecorded(room: Room, channelName: string, userId: string | null): Promise<void> {
-    const changes = await db.transaction(async (tx) => {
+  async function addRecorded(room: Room, joining: Joining): Promise<void> {
+    const recorded = await db.transaction(async (tx) => {
       await lockRooms(context, tx, [room.id]);
-      const { presence, created } = await upsertPresence(tx, room, channelName, userId);
-      return created ? recordChanges(context, tx, [{ room, added: presence, removed: null, bulkChange: false, pruned: [] }]) : [];
+      const { presence, created } = await upsertPresence(tx, room, joining);
+      if (created) return recordChanges(context, tx, [{ room, added: presence, removed: null, bulkChange: false, pruned: [] }]);
+      return joining.metadata === undefined ? [] : recordUpdates(context, tx, [{ room, presence }]);
     });
-    publish(context, changes);
+    publish(context, recorded);
   }
 
-  async function upsertPresence(db: Database | Transaction, room: Room, channelName: string, userId: string | null) {
+  /** Inserts the presence, or refreshes it (user, lastSeen, server, and metadata when given). */
+  async function upsertPresence(db: Database | Transaction, room: Room, joining: Joining) {
+    const { channelName, userId, metadata, serverId } = joining;
     const lastSeen = context.now();
+    const keepOrReplace = metadata === undefined ? sql`` : sql`, "metadata" = ${metadata}`;
     if (context.db.dialect === 'postgresql') {
       // xmax is 0 only on a freshly inserted row version: it tells insert from update.
       const [row] = await db.query<PresenceRow & { created: boolean }>(sql`
-        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen")
-        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen})
-        ON CONFLICT ("roomId", "channelName") DO UPDATE SET "userId" = excluded."userId", "lastSeen" = excluded."lastSeen"
+        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen", "metadata", "serverId")
+        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen}, ${metadata ?? null}, ${serverId})
+        ON CONFLICT ("roomId", "channelName") DO UPDATE
+        SET "userId" = excluded."userId", "lastSeen" = excluded."lastSeen", "serverId" = excluded."serverId"${keepOrReplace}
         RETURNING ${PRESENCE_COLUMNS}, (xmax = 0) AS "created"`);
       return { presence: toPresence(row!), created: row!.created };
     }
     for (let attempt = 1; ; attempt++) {
       const [inserted] = await db.query<PresenceRow>(sql`
-        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen")
-        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen})
+        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen", "metadata", "serverId")
+        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen}, ${metadata ?? null}, ${serverId})
         ON CONFLICT ("roomId", "channelName") DO NOTHING
         RETURNING ${PRESENCE_COLUMNS}`);
       if (inserted) return { presence: toPresence(inserted), created: true };
       const [updated] = await db.query<PresenceRow>(sql`
-        UPDATE "Presence" SET "userId" = ${userId}, "lastSeen" = ${lastSeen}
+        UPDATE "Presence" SET "userId" = ${userId}, "lastSeen" = ${lastSeen}, "serverId" = ${serverId}${keepOrReplace}
         WHERE "roomId" = ${room.id} AND "channelName" = ${channelName}
         RETURNING ${PRESENCE_COLUMNS}`);
       if (updated) return { presence: toPresence(updated), created: false };
@@ -120,13 +145,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   async function remove(roomChannelName: string, userChannelName: string): Promise<void> {
     assertChannelName(roomChannelName, 'roomChannelName');
     assertChannelName(userChannelName, 'userChannelName');
-    const condition = sql`"channelName" = ${userChannelName} AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})`;
-    if (needsDetail(context)) {
-      const changes = await db.transaction(async (tx) => recordChanges(context, tx, removals(await deleteLocked(context, tx, condition))));
-      return publish(context, changes);
-    }
-    const rows = await db.query<PresenceRow>(sql`DELETE FROM "Presence" WHERE ${condition} RETURNING ${PRESENCE_COLUMNS}`);
-    publish(context, removals(rows.map((row) => ({ ...row, roomName: roomChannelName }))));
+    await removeMatching(context, sql`"channelName" = ${userChannelName} AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})`);
   }
 
   async function getUsers(roomChannelName: string): Promise<string[]> {
@@ -136,6 +155,15 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
       WHERE r."channelName" = ${roomChannelName} AND p."userId" IS NOT NULL
       ORDER BY p."userId"`);
     return rows.map((row) => row.userId);
+  }
+
+  async function getPresences(roomChannelName: string): Promise<Presence[]> {
+    assertChannelName(roomChannelName, 'roomChannelName');
+    const rows = await db.query<PresenceRow>(sql`
+      SELECT ${PRESENCE_COLUMNS} FROM "Presence"
+      WHERE "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})
+      ORDER BY "channelName"`);
+    return rows.map(toPresence);
   }
 
   async function getAnonymousCount(roomChannelName: string): Promise<number> {
@@ -151,7 +179,9 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     // A touch still in the buffer must not let its presence look stale.
     await context.touches.flush();
     const now = context.now();
-    const stale = sql`"lastSeen" < ${new Date(now.getTime() - seconds * 1000)}`;
+    // Stale presences, and every presence of a registered server whose liveness expired.
+    const stale = sql`("lastSeen" < ${new Date(now.getTime() - seconds * 1000)}
+      OR "serverId" IN (SELECT "id" FROM "PresenceServer" WHERE "expiresAt" < ${now}))`;
     if (context.sharing.enabled) await pruneSharedLog(now);
     if (needsDetail(context)) {
       const { changes, count } = await db.transaction(async (tx) => {
@@ -159,14 +189,25 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
         return { changes: await recordChanges(context, tx, prunedByRoom(rows)), count: rows.length };
       });
       publish(context, changes);
+      await forgetDeadServers(now);
       return count;
     }
-    if (!events.has('changed')) return db.execute(sql`DELETE FROM "Presence" WHERE ${stale}`);
+    if (!events.has('changed')) {
+      const count = await db.execute(sql`DELETE FROM "Presence" WHERE ${stale}`);
+      await forgetDeadServers(now);
+      return count;
+    }
     const rows = await db.query<PresenceRow>(sql`
       DELETE FROM "Presence" WHERE ${stale}
       RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
     publish(context, prunedByRoom(rows));
+    await forgetDeadServers(now);
     return rows.length;
+  }
+
+  /** Drops the liveness rows of dead servers, whose presences the prune just removed. */
+  function forgetDeadServers(now: Date): Promise<number> {
+    return db.execute(sql`DELETE FROM "PresenceServer" WHERE "expiresAt" < ${now}`);
   }
 
   /** Keeps the shared log bounded: entries older than the retention go with each prune. */
@@ -209,5 +250,14 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
 
   const stats = (roomNames?: readonly string[], maxAge?: number) => presenceStats(context, roomNames, maxAge);
 
-  return { add, remove, getUsers, getAnonymousCount, prunePresences, pruneRooms, stats };
+  return { add, remove, getUsers, getPresences, getAnonymousCount, prunePresences, pruneRooms, stats };
+}
+
+/** A connection about to be added, its inputs checked and serialized. */
+interface Joining {
+  channelName: string;
+  userId: string | null;
+  /** JSON text, or undefined to keep what is stored. */
+  metadata: string | undefined;
+  serverId: string | null;
 }

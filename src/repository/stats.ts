@@ -22,6 +22,30 @@ export interface PresenceStats {
   rooms: (PresenceCounts & { room: string })[];
   /** The max age in seconds that decided which presences are stale. */
   maxAge: number;
+  /** Server processes registered with the `liveness` option, by id, with how many presences each holds. */
+  servers: ServerStats[];
+}
+
+export interface ServerStats {
+  id: string;
+  hostname: string;
+  pid: number;
+  startedAt: Date;
+  lastSeen: Date;
+  expiresAt: Date;
+  /** False once its liveness expired: the next prune removes its presences. */
+  alive: boolean;
+  presences: number;
+}
+
+interface ServerRow {
+  id: string;
+  hostname: string;
+  pid: number | bigint;
+  startedAt: Date | string;
+  lastSeen: Date | string;
+  expiresAt: Date | string;
+  presences: number | bigint;
 }
 
 interface CountsRow {
@@ -54,13 +78,34 @@ export async function presenceStats(context: RepositoryContext, names?: readonly
     ${counts(sql`r."channelName"`)} GROUP BY r."channelName"
     UNION ALL
     ${counts(sql`NULL`)}`);
+  const servers = await serverStats(context);
   const perRoom = rows.filter((row) => row.room !== null).map((row) => ({ room: row.room!, ...toCounts(row) }));
   const total = rows.find((row) => row.room === null);
   return {
     total: total ? toCounts(total) : { rooms: 0, presences: 0, users: 0, anonymous: 0, stale: 0 },
     rooms: perRoom.sort((a, b) => (a.room < b.room ? -1 : a.room > b.room ? 1 : 0)),
     maxAge: seconds,
+    servers,
   };
+}
+
+async function serverStats(context: RepositoryContext): Promise<ServerStats[]> {
+  const now = context.now();
+  const rows = await context.db.query<ServerRow>(sql`
+    SELECT s."id", s."hostname", s."pid", s."startedAt", s."lastSeen", s."expiresAt",
+      (SELECT count(*) FROM "Presence" p WHERE p."serverId" = s."id") AS "presences"
+    FROM "PresenceServer" s ORDER BY s."startedAt", s."id"`);
+  const date = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+  return rows.map((row) => ({
+    id: row.id,
+    hostname: row.hostname,
+    pid: Number(row.pid),
+    startedAt: date(row.startedAt),
+    lastSeen: date(row.lastSeen),
+    expiresAt: date(row.expiresAt),
+    alive: date(row.expiresAt) >= now,
+    presences: Number(row.presences),
+  }));
 }
 
 function toCounts(row: CountsRow): PresenceCounts {

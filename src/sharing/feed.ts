@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Database } from '../database/client.js';
 import { list, sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
-import { NOTIFY_CHANNEL, type RecordedChange } from '../repository/changes.js';
+import { NOTIFY_CHANNEL, type Entry } from '../repository/changes.js';
 import type { Presence } from '../types.js';
 
 export interface FeedOptions {
@@ -16,7 +16,7 @@ export interface FeedOptions {
   pollInterval: number;
   /** PostgreSQL URL for LISTEN, which wakes the reader as soon as a change commits. */
   listenUrl?: string;
-  deliver(changes: RecordedChange[]): void;
+  deliver(entries: Entry[]): void;
 }
 
 interface LogRow {
@@ -116,7 +116,7 @@ export class EventFeed {
       this.cursor = Math.max(this.cursor!, id);
     }
     if (row.origin === this.options.origin) return;
-    this.options.deliver([revive(JSON.parse(row.payload) as RecordedChange)]);
+    this.options.deliver([revive(JSON.parse(row.payload) as Entry)]);
   }
 
   private forgetOldGaps(): void {
@@ -157,8 +157,11 @@ export class EventFeed {
   }
 }
 
-function revive(change: RecordedChange): RecordedChange {
+/** JSON turned Dates into strings: turn them back. */
+function revive(entry: Entry): Entry {
   const presence = (value: Presence | null) => (value ? { ...value, lastSeen: new Date(value.lastSeen) } : null);
+  if ('presence' in entry) return { ...entry, presence: presence(entry.presence)! };
+  const change = entry;
   return {
     ...change,
     added: presence(change.added),
