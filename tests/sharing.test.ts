@@ -1,64 +1,11 @@
 // Event sharing between processes: real OS processes (tests/support/sharingWorker.ts)
 // and the real presence-admin bin, on a database that both engines share the same way.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceChangedEvent, type PresenceTracker, type UserPresenceEvent } from '../src/index.ts';
 import { manualClock } from './support/clock.ts';
 import { testEngines, useDatabase } from './support/databases.ts';
-import { eventually, Mailbox } from './support/realtime.ts';
-
-const ROOT = new URL('..', import.meta.url).pathname;
-const BIN = `${ROOT}bin/presence-admin.js`;
-const TSX = `${ROOT}node_modules/.bin/tsx`;
-
-type Report = Record<string, unknown> & { event?: string; at?: number };
-
-class Worker {
-  readonly inbox = new Mailbox<Report>();
-  private constructor(private readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (line) => this.inbox.push(JSON.parse(line) as Report));
-  }
-
-  static async start(url: string): Promise<Worker> {
-    const child = spawn(TSX, ['tests/support/sharingWorker.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, SHARING_DATABASE_URL: url },
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const worker = new Worker(child);
-    await worker.inbox.next((report) => report.ready === true, 20_000, 'the worker to start');
-    return worker;
-  }
-
-  async run(op: string, ...args: unknown[]): Promise<void> {
-    const done = this.inbox.wait((report) => report.done === op || report.op === op, 10_000, `${op} to finish`);
-    this.child.stdin!.write(`${JSON.stringify({ op, args })}\n`);
-    const report = await done;
-    if (report.error) throw new Error(String(report.error));
-  }
-
-  block(ms: number): void {
-    this.child.stdin!.write(`${JSON.stringify({ op: 'block', ms })}\n`);
-  }
-
-  events(name: string): Report[] {
-    return this.inbox.received.filter((report) => report.event === name);
-  }
-
-  async stop(): Promise<void> {
-    this.child.stdin!.end();
-    await new Promise((resolve) => (this.child.exitCode !== null ? resolve(null) : this.child.once('exit', resolve)));
-  }
-}
-
-function presenceAdmin(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (error, stdout, stderr) =>
-      done({ code: error ? Number(error.code) : 0, stdout, stderr }),
-    );
-  });
-}
+import { eventually } from './support/realtime.ts';
+import { presenceAdmin, Worker } from './support/workers.ts';
 
 describe.each(testEngines())('shared events on %s', (engine) => {
   const database = useDatabase(engine);
@@ -136,7 +83,9 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { PRESENCE_SHARE_EVENTS: '1' });
     expect(result).toEqual({ code: 0, stdout: 'Pruned 2 presences from 2 rooms\n', stderr: '' });
     for (const listener of [a, b]) {
-      await listener.inbox.next((report) => report.event === 'changed' && report.room === 'lobby' && report.bulkChange === true);
+      for (const room of ['lobby', 'kitchen']) {
+        await listener.inbox.next((report) => report.event === 'changed' && report.room === room && report.bulkChange === true);
+      }
       await listener.inbox.next((report) => report.event === 'userLeft' && report.userId === 'olga');
       const bulk = listener.events('changed').filter((report) => report.bulkChange);
       expect(bulk.map((report) => [report.room, report.pruned]).sort()).toEqual([

@@ -42,7 +42,11 @@ export async function applyMigrations(location: DatabaseLocation): Promise<strin
 function migrationError(error: unknown, location: DatabaseLocation): PresenceError {
   if (error instanceof PresenceError) return error;
   const code = (error as { code?: unknown })?.code;
-  const message = (error instanceof Error ? error.message : String(error)).trim();
+  const raw = (error instanceof Error ? error.message : String(error)).trim();
+  // The WASM engine cannot name the driver's busy timeout; say what it means.
+  const message = raw.includes('unknown variant `SocketTimeout`')
+    ? 'the database stayed locked by another connection until the busy timeout (5 s) ran out; retry when it is free'
+    : raw;
   const prefix = `Migrating ${displayUrl(location.url)} failed`;
   return new PresenceError('MIGRATION_FAILED', `${prefix}${typeof code === 'string' ? ` (${code})` : ''}: ${message}`, { cause: error });
 }

@@ -2,12 +2,18 @@
 // and reporting over stdout, one JSON object per line:
 //   in:  {"op":"add","args":["lobby","chan.1","alice"]}  (any rooms/presences method)
 //        {"op":"block","ms":1500}                         (busy event loop: reads nothing)
+// SHARING_LIVENESS=1 registers it as a server (liveness interval 0.2 s, timeout 0.6 s).
 //   out: {"ready":true}, {"done":<op>}, {"error":...}, and every event it hears:
 //        {"event":"changed","room":"lobby","added":"chan.1","removed":null,"pruned":[],"remote":true,"at":<ms>}
 import { createInterface } from 'node:readline';
 import { createPresence, type PresenceChangedEvent } from '../../src/index.ts';
 
-const presence = createPresence({ databaseUrl: process.env.SHARING_DATABASE_URL!, shareEvents: true, maxAge: 60 });
+const presence = createPresence({
+  databaseUrl: process.env.SHARING_DATABASE_URL!,
+  shareEvents: true,
+  maxAge: 60,
+  liveness: process.env.SHARING_LIVENESS === '1' ? { interval: 0.2, timeout: 0.6 } : false,
+});
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 presence.on('changed', (event: PresenceChangedEvent) =>
@@ -25,6 +31,9 @@ presence.on('changed', (event: PresenceChangedEvent) =>
 for (const name of ['userJoined', 'userLeft'] as const) {
   presence.on(name, (event) => print({ event: name, room: event.room.channelName, userId: event.userId, remote: event.remote, at: Date.now() }));
 }
+presence.on('updated', (event) =>
+  print({ event: 'updated', room: event.room.channelName, channel: event.presence.channelName, metadata: event.presence.metadata, remote: event.remote }),
+);
 presence.on('resync', (event) => print({ event: 'resync', reason: event.reason }));
 presence.on('error', (error) => print({ error: error.message }));
 

@@ -1,0 +1,69 @@
+// Real OS processes for the multi-process tests: sharing workers
+// (tests/support/sharingWorker.ts) driven over stdin, and the real presence-admin bin.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Mailbox } from './realtime.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const BIN = `${ROOT}bin/presence-admin.js`;
+
+export type Report = Record<string, unknown> & { event?: string; at?: number };
+
+export class Worker {
+  readonly inbox = new Mailbox<Report>();
+  private constructor(private readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (line) => this.inbox.push(JSON.parse(line) as Report));
+  }
+
+  static async start(url: string, env: Record<string, string> = {}): Promise<Worker> {
+    // node itself (not the tsx CLI, which runs node as a child): a kill must reach the worker.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/sharingWorker.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, SHARING_DATABASE_URL: url },
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const worker = new Worker(child);
+    await worker.inbox.next((report) => report.ready === true, 20_000, 'the worker to start');
+    return worker;
+  }
+
+  async run(op: string, ...args: unknown[]): Promise<void> {
+    const done = this.inbox.wait((report) => report.done === op || report.op === op, 10_000, `${op} to finish`);
+    this.child.stdin!.write(`${JSON.stringify({ op, args })}\n`);
+    const report = await done;
+    if (report.error) throw new Error(String(report.error));
+  }
+
+  block(ms: number): void {
+    this.child.stdin!.write(`${JSON.stringify({ op: 'block', ms })}\n`);
+  }
+
+  events(name: string): Report[] {
+    return this.inbox.received.filter((report) => report.event === name);
+  }
+
+  /** Dies at once, without closing anything: a crashed server. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited();
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.stdin!.end();
+    await this.exited();
+  }
+
+  private exited(): Promise<unknown> {
+    return new Promise((resolve) => (this.child.exitCode !== null || this.child.signalCode !== null ? resolve(null) : this.child.once('exit', resolve)));
+  }
+}
+
+/** Runs the real bin with only PATH and `env`. */
+export function presenceAdmin(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (error, stdout, stderr) =>
+      done({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    );
+  });
+}
+
