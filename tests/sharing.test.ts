@@ -5,7 +5,7 @@ import { createPresence, type PresenceChangedEvent, type PresenceTracker, type U
 import { manualClock } from './support/clock.ts';
 import { testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
-import { presenceAdmin, Worker } from './support/workers.ts';
+import { presenceAdmin, untilListening, Worker } from './support/workers.ts';
 
 describe.each(testEngines())('shared events on %s', (engine) => {
   const database = useDatabase(engine);
@@ -26,18 +26,8 @@ describe.each(testEngines())('shared events on %s', (engine) => {
   /** Waits until every worker hears a change made now: from then on they miss nothing. */
   const listening = async (...listeners: Worker[]) => {
     const writer = tracker();
-    // A worker starts reading after the last entry it finds: a change made before that is not news to it.
     for (const listener of listeners) {
-      for (let attempt = 1; ; attempt++) {
-        const channel = `sentinel.${Math.random().toString(36).slice(2)}`;
-        await writer.rooms.add('sentinel', channel);
-        const heard = await listener.inbox
-          .next((report) => report.event === 'changed' && report.added === channel, 1000, 'the sentinel')
-          .then(() => true, () => false);
-        await writer.rooms.remove('sentinel', channel);
-        if (heard) break;
-        if (attempt === 10) throw new Error('a worker never heard the sentinel');
-      }
+      await untilListening(writer, (channel) => listener.inbox.next((report) => report.event === 'changed' && report.added === channel, 1000));
     }
   };
 

@@ -12,7 +12,7 @@ import {
 import { manualClock } from './support/clock.ts';
 import { emptyDatabase, inspect, snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
-import { Worker } from './support/workers.ts';
+import { untilListening, Worker } from './support/workers.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -107,13 +107,7 @@ describe.each(testEngines())('presence state on %s', (engine) => {
       const other = await Worker.start(database.url);
       workers.push(other);
       const writer = tracker({ shareEvents: true });
-      for (let attempt = 0; attempt < 10; attempt++) {
-        await writer.rooms.add('lobby', `chan.sentinel${attempt}`);
-        const heard = await other.inbox
-          .next((report) => report.added === `chan.sentinel${attempt}`, 1000)
-          .then(() => true, () => false);
-        if (heard) break;
-      }
+      await untilListening(writer, (channel) => other.inbox.next((report) => report.added === channel, 1000));
       await writer.rooms.add('lobby', 'chan.1', 'alice', { metadata: { status: 'here' } });
       await writer.presences.update('chan.1', { status: 'typing' });
       const heard = await other.inbox.next((report) => report.event === 'updated');

@@ -54,7 +54,8 @@ export async function prunePresenceCommand(options: CommandOptions & { maxAge?: 
       };
     }
     const rooms = new Set<number>();
-    presence.on('changed', (event) => void rooms.add(event.room.id));
+    // Only this command's own prune: with event sharing, other processes' changes arrive here too.
+    presence.on('changed', (event) => void (event.remote || rooms.add(event.room.id)));
     const pruned = await presence.rooms.prunePresences();
     return {
       summary: `Pruned ${plural(pruned, 'presence')} from ${plural(rooms.size, 'room')}`,

@@ -2,6 +2,7 @@
 // (tests/support/sharingWorker.ts) driven over stdin, and the real presence-admin bin.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { PresenceTracker } from '../../src/index.ts';
 import { Mailbox } from './realtime.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -67,3 +68,22 @@ export function presenceAdmin(args: string[], env: Record<string, string>): Prom
   });
 }
 
+
+/**
+ * A process starts reading shared events after the last one it finds, so a change made
+ * just before is not news to it. Adds (and removes) sentinel presences until `hears`
+ * says the listener got one: from then on it misses nothing.
+ */
+export async function untilListening(writer: PresenceTracker, hears: (channel: string) => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const channel = `chan.sentinel.${Math.random().toString(36).slice(2)}`;
+    await writer.rooms.add('sentinel', channel);
+    const heard = await hears(channel).then(
+      () => true,
+      () => false,
+    );
+    await writer.rooms.remove('sentinel', channel);
+    if (heard) return;
+    if (attempt === 10) throw new Error('a listener never heard the sentinel');
+  }
+}
