@@ -9,6 +9,8 @@ import {
   type PresenceTracker,
   type PresenceUpdatedEvent,
 } from '../src/index.ts';
+import { hostname } from 'node:os';
+import { cli } from './support/cli.ts';
 import { manualClock } from './support/clock.ts';
 import { emptyDatabase, inspect, snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
@@ -158,6 +160,8 @@ describe.each(testEngines())('presence state on %s', (engine) => {
       expect(await database.db.rows('SELECT * FROM "PresenceServer"')).toHaveLength(1);
       const stats = await server.rooms.stats();
       expect(stats.servers).toEqual([expect.objectContaining({ id: row!.id, pid: process.pid, alive: true, presences: 2 })]);
+      const shown = await cli('stats', '--database-url', database.url);
+      expect(shown.out).toContain(`server ${hostname()}:${process.pid} ${row!.id} alive 2 presences\n`);
     });
 
     it('a server killed with SIGKILL has all its presences reaped by the next prune after its liveness expires', async () => {

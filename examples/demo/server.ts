@@ -23,7 +23,8 @@ const LIMITS = { room: 32, name: 24, message: 500 };
 
 await migrate({ databaseUrl });
 // createPresence reads PRESENCE_MAX_AGE itself; the demo only lowers the default from 60 s.
-const presence = createPresence({ databaseUrl, maxAge: process.env.PRESENCE_MAX_AGE?.trim() ? undefined : 30 });
+// liveness: if this server crashes, the next prune (here or in any process) removes its visitors at once.
+const presence = createPresence({ databaseUrl, maxAge: process.env.PRESENCE_MAX_AGE?.trim() ? undefined : 30, liveness: true });
 const { maxAge } = presence;
 presence.on('error', (error) => console.error(`presence error: ${error.message}`));
 // Pruning in this process (no cron needed): silent connections leave within maxAge + every.

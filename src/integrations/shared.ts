@@ -60,6 +60,8 @@ export async function decideJoin<Connection>(
 
 export function reportTo(onError: IntegrationOptions<unknown, unknown>['onError']): (error: unknown) => void {
   return (error) => {
+    // Connections closing after the tracker did: its close() already did what was left to do.
+    if (error instanceof PresenceError && error.code === 'CLOSED') return;
     const failure = error instanceof Error ? error : new Error(String(error));
     if (onError) onError(failure);
     else process.emitWarning(`prisma-presence: ${failure.message}`, 'PresenceWarning');
