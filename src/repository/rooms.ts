@@ -1,10 +1,9 @@
-import { driverErrorKind } from '../database/client.js';
+import { driverErrorKind, type Database, type Transaction } from '../database/client.js';
 import { sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
 import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
 import { presenceStats, type PresenceStats } from './stats.js';
-import type { Database, Transaction } from '../database/client.js';
 import { deleteLocked, lockRooms, needsDetail, prunedByRoom, publish, recordChanges, recordUpdates, removeMatching } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
@@ -13,7 +12,8 @@ export interface RoomsRepository {
   /**
    * Puts a connection in a room, creating the room if needed, and returns the room.
    * Adding a connection that is already there refreshes `lastSeen` and its user, and
-   * emits nothing; a new presence emits `changed` with `added`.
+   * emits nothing (but `updated` when `metadata` is given); a new presence emits
+   * `changed` with `added`, and `userJoined` for the user's first connection there.
    */
   add(roomChannelName: string, userChannelName: string, userId?: string | number | null, options?: AddOptions): Promise<Room>;
   /** Takes a connection out of a room; emits `changed` with `removed`. Unknown room or channel: no-op. */
@@ -25,8 +25,9 @@ export interface RoomsRepository {
   /** How many connections without a user are in the room; 0 for an unknown room. */
   getAnonymousCount(roomChannelName: string): Promise<number>;
   /**
-   * Removes presences not seen for `maxAge` seconds (default: the instance's max age) in
-   * one statement; emits one `changed` with `bulkChange: true` per affected room.
+   * Removes presences not seen for `maxAge` seconds (default: the instance's max age),
+   * and every presence of a registered server whose liveness expired, in one statement;
+   * emits one `changed` with `bulkChange: true` and the `pruned` list per affected room.
    * Returns how many presences it removed.
    */
   prunePresences(maxAge?: number): Promise<number>;
