@@ -34,7 +34,10 @@ describe('scripts/bench.ts', () => {
     for (const result of report.runs) {
       expect(result.rooms).toBe(1);
       expect(result.durationMs).toBeGreaterThan(0);
-      expect(result.peakRssBytes).toBeGreaterThan(0);
+      // Every process reports its own peak; peakRssBytes is the library sides' larger one.
+      expect(Object.keys(result.peakRss).sort()).toEqual(['coordinator', 'migration', 'ours', 'oursUrl', 'raw']);
+      for (const bytes of Object.values(result.peakRss)) expect(bytes).toBeGreaterThan(0);
+      expect(result.peakRssBytes).toBe(Math.max(result.peakRss.ours, result.peakRss.oursUrl));
       expect(result.steps.map((s) => s.step)).toEqual([...STEPS]);
       const ops = Object.fromEntries(result.steps.map((s) => [s.step, s.ops]));
       expect(ops).toEqual({
@@ -79,5 +82,6 @@ describe('scripts/bench.ts', () => {
     // The tables printed per engine.
     for (const engine of engines) expect(stdout).toContain(`== ${engine}`);
     expect(stdout).toContain('ours/raw');
+    expect(stdout).toMatch(/peak RSS per process: ours \d+ MB, oursUrl \d+ MB \(library max \d+ MB\), raw \d+ MB, migration \d+ MB, coordinator \d+ MB/);
   });
 });
