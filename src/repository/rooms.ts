@@ -1,5 +1,5 @@
 import { driverErrorKind, type Database, type Transaction } from '../database/client.js';
-import { sql } from '../database/sql.js';
+import { list, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
 import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
@@ -180,9 +180,11 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     // A touch still in the buffer must not let its presence look stale.
     await context.touches.flush();
     const now = context.now();
-    // Stale presences, and every presence of a registered server whose liveness expired.
-    const stale = sql`("lastSeen" < ${new Date(now.getTime() - seconds * 1000)}
-      OR "serverId" IN (SELECT "id" FROM "PresenceServer" WHERE "expiresAt" < ${now}))`;
+    const staleSince = sql`"lastSeen" < ${new Date(now.getTime() - seconds * 1000)}`;
+    // Also every presence of a registered server whose liveness expired. Asked apart
+    // because the OR would keep the common case (no dead server) off the lastSeen index.
+    const deadServers = await db.query<{ id: string }>(sql`SELECT "id" FROM "PresenceServer" WHERE "expiresAt" < ${now}`);
+    const stale = deadServers.length === 0 ? staleSince : sql`(${staleSince} OR "serverId" IN (${list(deadServers.map((row) => row.id))}))`;
     if (context.sharing.enabled) await pruneSharedLog(now);
     if (needsDetail(context)) {
       const { changes, count } = await db.transaction(async (tx) => {
@@ -190,25 +192,25 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
         return { changes: await recordChanges(context, tx, prunedByRoom(rows)), count: rows.length };
       });
       publish(context, changes);
-      await forgetDeadServers(now);
+      await forgetDeadServers(deadServers.map((row) => row.id));
       return count;
     }
     if (!events.has('changed')) {
       const count = await db.execute(sql`DELETE FROM "Presence" WHERE ${stale}`);
-      await forgetDeadServers(now);
+      await forgetDeadServers(deadServers.map((row) => row.id));
       return count;
     }
     const rows = await db.query<PresenceRow>(sql`
       DELETE FROM "Presence" WHERE ${stale}
       RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
     publish(context, prunedByRoom(rows));
-    await forgetDeadServers(now);
+    await forgetDeadServers(deadServers.map((row) => row.id));
     return rows.length;
   }
 
   /** Drops the liveness rows of dead servers, whose presences the prune just removed. */
-  function forgetDeadServers(now: Date): Promise<number> {
-    return db.execute(sql`DELETE FROM "PresenceServer" WHERE "expiresAt" < ${now}`);
+  async function forgetDeadServers(ids: string[]): Promise<void> {
+    if (ids.length > 0) await db.execute(sql`DELETE FROM "PresenceServer" WHERE "id" IN (${list(ids)})`);
   }
 
   /** Keeps the shared log bounded: entries older than the retention go with each prune. */
