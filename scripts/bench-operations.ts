@@ -1,8 +1,25 @@
 // One side's operations for the benchmark: prisma-presence's (ours, oursUrl) or the same
 // logical steps as hand-written SQL on the raw drivers (raw). Each side's process loads
 // only what its side needs (the raw side never loads Prisma).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PresenceTracker, PrismaClientLike } from '../src/index.ts';
-import { HEARTBEAT, MAX_AGE, SQLITE_BUSY_TIMEOUT_MS, sqliteTimestamp, type Engine, type Side } from './bench-workload.ts';
+import {
+  HEARTBEAT,
+  MAX_AGE,
+  SQLITE_BUSY_TIMEOUT_MS,
+  sqliteTimestamp,
+  WRITE_COST_INTERVAL_SECONDS,
+  WRITE_COST_INTERVALS,
+  type Engine,
+  type Side,
+  type WriteCostMeasured,
+} from './bench-workload.ts';
+
+export interface Connection {
+  room: string;
+  channel: string;
+  user: string | null;
+}
 
 export interface Operations {
   add(room: string, channel: string, user: string | null): Promise<unknown>;
@@ -20,6 +37,8 @@ export interface Operations {
   flush(): Promise<void>;
   /** Statements sent so far; null where they cannot be counted. */
   statements(): number | null;
+  /** The write-cost measurement (see WRITE_COST_INTERVALS); only where statements are counted. */
+  writeCost?(connections: Connection[]): Promise<WriteCostMeasured>;
   close(): Promise<void>;
 }
 
@@ -32,17 +51,28 @@ export function openOperations(side: Side, engine: Engine, url: string): Promise
 // The library side: ours through a PrismaClient built here, with query events to count
 // statements; oursUrl through the library's own connection.
 
+type StatementKind = 'liveness' | 'heartbeat' | 'other';
+
 interface CountingClient {
   client: PrismaClientLike;
   statements(): number;
+  /** Statements so far by kind. */
+  byKind(): Record<StatementKind, number>;
 }
+
+const kindOf = (query: string): StatementKind =>
+  query.includes('"PresenceServer"') ? 'liveness' : /^\s*UPDATE "Presence" SET "lastSeen"/.test(query) ? 'heartbeat' : 'other';
 
 async function countingClient(engine: Engine, url: string): Promise<CountingClient> {
   let count = 0;
+  const kinds: Record<StatementKind, number> = { liveness: 0, heartbeat: 0, other: 0 };
   const log = [{ emit: 'event' as const, level: 'query' as const }];
   // Settings as src/database/open.ts uses them when the library opens the database itself.
   const client = engine === 'sqlite' ? await sqliteClient(url, log) : await postgresClient(url, log);
-  (client as unknown as { $on(event: 'query', listener: () => void): void }).$on('query', () => void count++);
+  (client as unknown as { $on(event: 'query', listener: (event: { query: string }) => void): void }).$on('query', (event) => {
+    count++;
+    kinds[kindOf(event.query)]++;
+  });
   if (engine === 'sqlite') {
     await client.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await client.$queryRawUnsafe('PRAGMA synchronous = NORMAL');
@@ -50,7 +80,7 @@ async function countingClient(engine: Engine, url: string): Promise<CountingClie
   } else {
     await client.$queryRawUnsafe('SELECT 1');
   }
-  return { client, statements: () => count };
+  return { client, statements: () => count, byKind: () => ({ ...kinds }) };
 }
 
 type QueryLog = { emit: 'event'; level: 'query' }[];
@@ -94,12 +124,64 @@ async function libraryOperations(engine: Engine, url: string, via: 'client' | 'u
     onMessageUnbuffered: unbuffered.touchPresence(handler),
     flush: () => presence.presences.flush(),
     statements: () => counting?.statements() ?? null,
+    writeCost: counting && ((connections) => measureWriteCost(counting, connections)),
     close: async () => {
       await presence.close();
       await unbuffered.close();
       await counting?.client.$disconnect();
     },
   };
+}
+
+/**
+ * A tracker with liveness holds every connection (added untimed), then each connection
+ * sends one heartbeat per interval for WRITE_COST_INTERVALS intervals; the statements
+ * that reach the database meanwhile are counted by kind. The tracker's clean shutdown
+ * (which removes its presences) comes after the count.
+ */
+async function measureWriteCost(counting: CountingClient, connections: Connection[]): Promise<WriteCostMeasured> {
+  const { createPresence } = await import('../src/index.ts');
+  const intervalMs = WRITE_COST_INTERVAL_SECONDS * 1000;
+  const presence = createPresence({
+    prisma: counting.client,
+    maxAge: MAX_AGE,
+    touchInterval: intervalMs,
+    liveness: { interval: WRITE_COST_INTERVAL_SECONDS },
+  });
+  try {
+    await addConcurrently(presence, connections);
+    const onMessage = presence.touchPresence(async () => 'handled');
+    const before = counting.byKind();
+    const start = performance.now();
+    for (let interval = 1; interval <= WRITE_COST_INTERVALS; interval++) {
+      for (const { channel } of connections) await onMessage(channel, HEARTBEAT);
+      await sleep(Math.max(0, start + interval * intervalMs - performance.now()));
+    }
+    await presence.presences.flush();
+    const after = counting.byKind();
+    return {
+      connections: connections.length,
+      intervalSeconds: WRITE_COST_INTERVAL_SECONDS,
+      intervals: WRITE_COST_INTERVALS,
+      livenessStatements: after.liveness - before.liveness,
+      heartbeatStatements: after.heartbeat - before.heartbeat,
+      otherStatements: after.other - before.other,
+    };
+  } finally {
+    await presence.close();
+  }
+}
+
+/** Adds with a few calls in flight (PostgreSQL runs them on the pool; SQLite queues them). */
+async function addConcurrently(presence: PresenceTracker, connections: Connection[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < connections.length) {
+      const { room, channel, user } = connections[next++]!;
+      await presence.rooms.add(room, channel, user);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 // run each step's phases, close (which reports the process's peak RSS).
 import { performance } from 'node:perf_hooks';
 import { openAdmin, type Admin } from './bench-admin.ts';
-import { openOperations, type Operations } from './bench-operations.ts';
+import { openOperations, type Connection, type Operations } from './bench-operations.ts';
 import {
   channelName,
   HEARTBEAT,
@@ -25,6 +25,7 @@ import {
   type Request,
   type Side,
   type StepName,
+  type WriteCostMeasured,
 } from './bench-workload.ts';
 
 interface Step {
@@ -176,6 +177,18 @@ class Workload {
     await this.operations.flush();
   }
 
+  /** Only where statements are counted (ours); after every step. */
+  async measureWriteCost(): Promise<WriteCostMeasured> {
+    if (!this.operations.writeCost) throw new Error(`the ${this.side} side cannot count statements by kind`);
+    const connections: Connection[] = this.channels.map((channel, i) => ({ room: this.channelRooms[i]!, channel, user: this.users[i]! }));
+    const cost = await this.operations.writeCost(connections);
+    this.check(cost.livenessStatements >= 1, 'no liveness write while the tracker held its connections');
+    this.check(cost.heartbeatStatements >= 1, 'no heartbeat reached the database');
+    this.check(cost.otherStatements === 0, `${cost.otherStatements} statements other than liveness and heartbeat writes`);
+    this.check((await this.admin.presences()).total === 0, 'the tracker with liveness left its presences behind at close()');
+    return cost;
+  }
+
   private async checkHeartbeats(): Promise<void> {
     const seen = await this.admin.presences(this.heartbeatsSince);
     this.check(seen.total === this.n && seen.since === this.n, `${seen.since} of ${this.n} connections (${seen.total} present) touched by their heartbeats`);
@@ -213,6 +226,10 @@ async function handle(request: Request): Promise<Reply> {
       if (request.phase === 'run') return { kind: 'done', measured: await timed(opened.operations, () => step.run()) };
       await step[request.phase]?.();
       return { kind: 'done' };
+    }
+    case 'writeCost': {
+      if (!opened) throw new Error('no database is open');
+      return { kind: 'writeCost', cost: await opened.workload.measureWriteCost() };
     }
     case 'close': {
       await opened?.operations.close();

@@ -17,6 +17,27 @@ export const HEARTBEAT = '"heartbeat"';
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 /**
+ * The write-cost measurement (ours only, where statements can be counted): a tracker with
+ * `liveness: { interval }` and `touchInterval` of the same length holds the N connections,
+ * each sending one heartbeat per interval, for this many intervals.
+ */
+export const WRITE_COST_INTERVAL_SECONDS = 1;
+export const WRITE_COST_INTERVALS = 3;
+
+/** What reached the database while the write-cost tracker held the N connections. */
+export interface WriteCostMeasured {
+  connections: number;
+  intervalSeconds: number;
+  intervals: number;
+  /** Liveness UPSERTs of the PresenceServer row. */
+  livenessStatements: number;
+  /** Flushes of the coalesced heartbeats (UPDATE ... IN (...), up to 500 channels each). */
+  heartbeatStatements: number;
+  /** Every other statement (none expected). */
+  otherStatements: number;
+}
+
+/**
  * Prisma's path for statements that return rows takes a couple of thousand calls to warm
  * up (about 1 ms a call at first, 0.3 ms once warm, on the machine this was written on),
  * while the room-queries step makes only 2R calls. The warm-up pass repeats that step
@@ -49,6 +70,8 @@ export type Phase = 'prepare' | 'run' | 'check';
 export type Request =
   | { kind: 'open'; engine: Engine; url: string; n: number; warmingUp: boolean }
   | { kind: 'phase'; step: StepName; phase: Phase }
+  /** The write-cost measurement, after every step; only the ours side can answer it. */
+  | { kind: 'writeCost' }
   | { kind: 'close' };
 
 export interface Measured {
@@ -59,6 +82,7 @@ export interface Measured {
 
 export type Reply =
   | { kind: 'done'; measured?: Measured }
+  | { kind: 'writeCost'; cost: WriteCostMeasured }
   /** After close: process.resourceUsage().maxRSS of the side's process so far, in bytes. */
   | { kind: 'closed'; peakRssBytes: number }
   | { kind: 'failed'; error: string };

@@ -36,6 +36,11 @@
 //                  touchInterval (touches buffered), then presences.flush()  (10N calls)
 //   heartbeatUnbuffered  the same with touchInterval: 0 (one write per message) (10N calls)
 // The raw side writes one UPDATE per heartbeat in both heartbeat steps.
+// Then the write cost of liveness (ours only, untimed): a tracker with
+// liveness: { interval: 1 } and touchInterval 1000 adds the N channels, each sends one
+// heartbeat per second for 3 s, and the statements that reach the database meanwhile are
+// counted by kind: liveness writes against coalesced-heartbeat flushes, per connection
+// per interval.
 // Statements reaching the database are counted: for ours through the client's
 // `$on('query')` events, for the raw side by the benchmark itself.
 import { fork, type ChildProcess } from 'node:child_process';
@@ -66,6 +71,7 @@ import {
   type Request,
   type Side,
   type StepName,
+  type WriteCostMeasured,
 } from './bench-workload.ts';
 
 export { ENGINES, SIDES, STEPS, type Engine, type Side, type StepName };
@@ -131,6 +137,18 @@ export interface RunResult {
   peakRssBytes: number;
   peakRss: PeakRss;
   steps: StepResult[];
+  writeCost: WriteCost;
+}
+
+/**
+ * Writes per connection per interval while one tracker with liveness holds the N
+ * connections and each sends one heartbeat per interval (measured on the ours side).
+ */
+export interface WriteCost extends WriteCostMeasured {
+  /** livenessStatements / (connections x intervals). */
+  livenessPerConnectionInterval: number;
+  /** heartbeatStatements / (connections x intervals). */
+  heartbeatPerConnectionInterval: number;
 }
 
 export interface BenchReport {
@@ -351,7 +369,7 @@ function stepSizes(n: number, warmingUp: boolean): Record<StepName, { unit: Step
 }
 
 /** The whole workload at N on fresh copies; every side finishes a phase before the next. */
-async function runWorkload(engine: Engine, n: number, sides: Sides, databases: Databases, warmingUp: boolean): Promise<StepResult[]> {
+async function runWorkload(engine: Engine, n: number, sides: Sides, databases: Databases, warmingUp: boolean): Promise<{ steps: StepResult[]; writeCost: WriteCost }> {
   const urls = {} as Record<Side, string>;
   for (const side of SIDES) urls[side] = await databases.copy(`${warmingUp ? 'warmup_' : ''}${side}`);
   await sides.each((side) => ({ kind: 'open', engine, url: urls[side], n, warmingUp }));
@@ -364,7 +382,18 @@ async function runWorkload(engine: Engine, n: number, sides: Sides, databases: D
     await phase(step, 'check');
     steps.push(stepResult(step, sizes[step], replies));
   }
-  return steps;
+  return { steps, writeCost: writeCostResult(await sides.children.ours.request({ kind: 'writeCost' })) };
+}
+
+function writeCostResult(reply: Reply): WriteCost {
+  if (reply.kind !== 'writeCost') throw new Error(`expected the write cost, got ${JSON.stringify(reply)}`);
+  const { cost } = reply;
+  const perConnectionInterval = (statements: number) => round(statements / (cost.connections * cost.intervals), 6);
+  return {
+    ...cost,
+    livenessPerConnectionInterval: perConnectionInterval(cost.livenessStatements),
+    heartbeatPerConnectionInterval: perConnectionInterval(cost.heartbeatStatements),
+  };
 }
 
 function stepResult(step: StepName, { unit, ops }: { unit: StepResult['unit']; ops: number }, replies: Record<Side, Reply>): StepResult {
@@ -409,7 +438,7 @@ async function runOne(engine: Engine, n: number, { serverUrl, warmup, scripts }:
       await runWorkload(engine, warmup, sides, databases, true);
       await sides.each(() => ({ kind: 'close' }));
     }
-    const steps = await runWorkload(engine, n, sides, databases, false);
+    const { steps, writeCost } = await runWorkload(engine, n, sides, databases, false);
     const closed = await sides.each(() => ({ kind: 'close' }));
     const peakRss: PeakRss = {
       ours: closedRss(closed.ours),
@@ -419,7 +448,7 @@ async function runOne(engine: Engine, n: number, { serverUrl, warmup, scripts }:
       coordinator: peakRssBytes(),
     };
     const peakOfLibrary = Math.max(...LIBRARY_SIDES.map((side) => peakRss[side]));
-    return { engine, n, rooms: roomCount(n), durationMs: round(performance.now() - started, 1), peakRssBytes: peakOfLibrary, peakRss, steps };
+    return { engine, n, rooms: roomCount(n), durationMs: round(performance.now() - started, 1), peakRssBytes: peakOfLibrary, peakRss, steps, writeCost };
   } finally {
     for (const side of SIDES) sides?.children[side].stop();
     await databases.cleanup();
@@ -492,6 +521,7 @@ const NOTES = [
   'heartbeat: the N channels are added again (untimed) after pruneRooms, so each heartbeat updates one row',
   'heartbeat: default touchInterval (touches buffered, one UPDATE ... IN (...) per flush), timed up to a final presences.flush(); heartbeatUnbuffered: touchInterval 0; raw: one UPDATE per heartbeat in both',
   'no changed listeners registered',
+  'writeCost: after the steps, ours only (statements counted by kind from query events): a tracker with liveness { interval: 1 } and touchInterval 1000 adds the N channels untimed, then each channel sends one heartbeat per interval for 3 intervals; liveness UPSERTs and heartbeat flushes per connection per interval',
   `before each measured run, an unreported warm-up pass in the same processes runs the workload at N=warmup, its room-queries step repeated to ${WARMUP_ROOM_QUERY_CALLS} calls`,
 ];
 
@@ -515,6 +545,7 @@ export function formatTable(engine: Engine, runs: RunResult[]): string {
       ]);
     }
     rows.push([`N=${run.n} took ${(run.durationMs / 1000).toFixed(1)} s; ${peakRssLine(run)}`]);
+    rows.push([writeCostLine(run.writeCost)]);
   }
   const widths = header.map((title, column) => Math.max(title.length, ...rows.filter((row) => row.length > 1).map((row) => row[column]!.length)));
   const line = (cells: string[]) => cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
@@ -527,6 +558,15 @@ function peakRssLine({ peakRss, peakRssBytes: library }: RunResult): string {
   return (
     `peak RSS per process: ours ${megabytes(peakRss.ours)}, oursUrl ${megabytes(peakRss.oursUrl)} (library max ${megabytes(library)}), ` +
     `raw ${megabytes(peakRss.raw)}, migration ${megabytes(peakRss.migration)}, coordinator ${megabytes(peakRss.coordinator)}`
+  );
+}
+
+function writeCostLine(cost: WriteCost): string {
+  const span = `${cost.intervals} x ${cost.intervalSeconds} s`;
+  return (
+    `write cost per connection per interval (${cost.connections} connections, one heartbeat each per interval, ${span}): ` +
+    `liveness ${cost.livenessPerConnectionInterval} (${cost.livenessStatements} writes), ` +
+    `coalesced heartbeats ${cost.heartbeatPerConnectionInterval} (${cost.heartbeatStatements} writes), unbuffered heartbeats 1`
   );
 }
 

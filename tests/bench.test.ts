@@ -11,7 +11,8 @@ import { testEngines } from './support/engines.ts';
 import { scratchDir } from './support/scratch.ts';
 
 const run = promisify(execFile);
-// Small enough to keep the test fast (it makes 3 x 20 N heartbeats per engine): one room.
+// Small enough to keep the test fast (it makes 3 x 20 N heartbeats per engine, and the
+// write-cost measurement waits 3 s): one room.
 const N = 100;
 const engines = testEngines();
 
@@ -77,11 +78,20 @@ describe('scripts/bench.ts', () => {
       expect(count('heartbeatUnbuffered').ours.statements).toBe(10 * N);
       expect(count('heartbeat').ours.statements).toBeGreaterThanOrEqual(1);
       expect(count('touch').ours.statements).toBe(N);
+
+      // Liveness against coalesced heartbeats, counted by kind on the ours side.
+      const cost = result.writeCost;
+      expect(cost).toMatchObject({ connections: N, intervalSeconds: 1, intervals: 3, otherStatements: 0 });
+      expect(cost.livenessStatements).toBeGreaterThanOrEqual(1);
+      expect(cost.heartbeatStatements).toBeGreaterThanOrEqual(1);
+      expect(cost.livenessPerConnectionInterval).toBeCloseTo(cost.livenessStatements / (N * 3), 6);
+      expect(cost.heartbeatPerConnectionInterval).toBeCloseTo(cost.heartbeatStatements / (N * 3), 6);
     }
 
     // The tables printed per engine.
     for (const engine of engines) expect(stdout).toContain(`== ${engine}`);
     expect(stdout).toContain('ours/raw');
+    expect(stdout).toMatch(/write cost per connection per interval \(100 connections, .*\): liveness [\d.]+ \(\d+ writes\), coalesced heartbeats [\d.]+ \(\d+ writes\)/);
     expect(stdout).toMatch(/peak RSS per process: ours \d+ MB, oursUrl \d+ MB \(library max \d+ MB\), raw \d+ MB, migration \d+ MB, coordinator \d+ MB/);
   });
 });
