@@ -87,6 +87,22 @@ describe.each(testEngines())('buffered touches on %s', (engine) => {
     expect(await lastSeen()).toBe(clock.now().toISOString());
   });
 
+  it('a flush of more channels than one statement names writes every one of them', async () => {
+    const many = 10_001; // past the chunk of both engines (500 on SQLite, 10,000 on PostgreSQL)
+    const insert =
+      engine === 'sqlite'
+        ? `WITH RECURSIVE i(n) AS (SELECT 2 UNION ALL SELECT n + 1 FROM i WHERE n < ${many})
+           INSERT INTO "Presence" ("roomId", "channelName", "lastSeen") SELECT r."id", 'chan.' || i.n, '2000-01-01T00:00:00.000+00:00' FROM i, "Room" r`
+        : `INSERT INTO "Presence" ("roomId", "channelName", "lastSeen") SELECT r."id", 'chan.' || n, '2000-01-01' FROM generate_series(2, ${many}) n, "Room" r`;
+    await database.db.rows(insert);
+    const onMessage = presence.touchPresence(() => {});
+    clock.advance(5);
+    for (let i = 1; i <= many; i++) await onMessage(`chan.${i}`, '"heartbeat"');
+    await presence.presences.flush();
+    const [row] = await database.db.rows<{ fresh: number }>(`SELECT count(*) AS fresh FROM "Presence" WHERE "lastSeen" > '2001-01-01'`);
+    expect(Number(row!.fresh)).toBe(many);
+  });
+
   it('touchInterval 0 writes every touch at once', async () => {
     const eager = createPresence({ databaseUrl: database.url, now: clock.now, touchInterval: 0 });
     const onMessage = eager.touchPresence(() => {});
