@@ -329,7 +329,7 @@ describe.each(testEngines())('migrations on %s', (engine) => {
     expect(columns).toEqual(expected.map((column) => `_prisma_migrations.${column}`).sort());
   });
 
-  it('the migrated tables have the unique and lookup indexes and the cascading foreign key of the models', async () => {
+  it('the migrated tables have the unique and lookup indexes and the restricting foreign key of the models', async () => {
     const url = await migratedDatabase(engine);
     const shape = await withInspector(url, (db) => schemaShape(db, engine, PRESENCE_TABLES));
     expect(shape.indexes).toEqual([
@@ -342,8 +342,34 @@ describe.each(testEngines())('migrations on %s', (engine) => {
       { table: 'Room', name: 'Room_channelName_key', unique: true, columns: ['channelName'] },
     ]);
     expect(shape.foreignKeys).toEqual([
-      { table: 'Presence', columns: ['roomId'], refTable: 'Room', refColumns: ['id'], onDelete: 'CASCADE', onUpdate: 'CASCADE' },
+      { table: 'Presence', columns: ['roomId'], refTable: 'Room', refColumns: ['id'], onDelete: 'RESTRICT', onUpdate: 'CASCADE' },
     ]);
+  });
+
+  it('the room_delete_restrict migration applies over a database that holds presences and keeps every row', async () => {
+    const url = await migratedDatabase(engine);
+    const restrict = expectedNames.find((name) => name.endsWith('_room_delete_restrict'))!;
+    // Back to the cascading foreign key (the migration itself with the old action), with rows in it.
+    await runScript(url, migrationFile(engine, restrict).toString('utf8').replaceAll('ON DELETE RESTRICT', 'ON DELETE CASCADE'));
+    await withInspector(url, async (db) => {
+      expect((await schemaShape(db, engine, ['Presence'])).foreignKeys[0]!.onDelete).toBe('CASCADE');
+      await db.rows(`DELETE FROM "_prisma_migrations" WHERE migration_name = ?`, restrict);
+      await db.rows(`INSERT INTO "Room" ("channelName") VALUES ('lobby'), ('hall')`);
+      await db.rows(
+        `INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen", "metadata", "serverId")
+         SELECT "id", 'chan.' || "channelName", 'olga', '2026-01-01T00:00:00.000+00:00', '{"status":"away"}', 'server-1' FROM "Room"`,
+      );
+    });
+    const before = await withInspector(url, (db) => db.rows('SELECT * FROM "Presence" ORDER BY "id"'));
+
+    expect(await migrate({ databaseUrl: url })).toEqual([restrict]);
+    await withInspector(url, async (db) => {
+      expect(await db.rows('SELECT * FROM "Presence" ORDER BY "id"')).toEqual(before);
+      const shape = await schemaShape(db, engine, PRESENCE_TABLES);
+      expect(shape.foreignKeys.map((key) => key.onDelete)).toEqual(['RESTRICT']);
+      expect(shape.indexes.filter((index) => index.table === 'Presence')).toHaveLength(4);
+      await expect(db.rows(`DELETE FROM "Room" WHERE "channelName" = 'lobby'`)).rejects.toThrow(/foreign key/i);
+    });
   });
 
   it('migrate refuses a database that has other tables but no migration history (P3005) and writes nothing', async () => {

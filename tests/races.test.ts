@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createPresence } from '../src/index.ts';
-import { roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
+import { inspect, migratedDatabase, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 const HOLDER = new URL('./support/transactionHolder.ts', import.meta.url).pathname;
 
@@ -45,6 +45,34 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
     expect(await snapshot(database.db)).toEqual(['lobby/chan.2=-']);
     await presence.close();
   });
+
+  if (engine === 'postgresql') {
+    it('pruneRooms keeps the locks when the foreign key cascades (an application schema from an older models.prisma)', async () => {
+      const url = await migratedDatabase(engine);
+      const db = await inspect(url);
+      const presence = createPresence({ databaseUrl: url });
+      try {
+        await db.rows(
+          `ALTER TABLE "Presence" DROP CONSTRAINT "Presence_roomId_fkey",
+           ADD CONSTRAINT "Presence_roomId_fkey" FOREIGN KEY ("roomId") REFERENCES "Room"("id") ON DELETE CASCADE ON UPDATE CASCADE`,
+        );
+        await presence.rooms.add('lobby', 'chan.1');
+        await presence.rooms.remove('lobby', 'chan.1');
+        const [room] = await db.rows<{ id: number }>('SELECT id FROM "Room"');
+        const commit = await holdTransaction(url, [
+          `INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen") VALUES (${room!.id}, 'chan.2', NULL, '2099-01-01T00:00:00.000+00:00')`,
+        ]);
+        const pruning = presence.rooms.pruneRooms();
+        await sleep(300);
+        await commit();
+        expect(await pruning).toBe(0);
+        expect(await snapshot(db)).toEqual(['lobby/chan.2=-']);
+      } finally {
+        await presence.close();
+        await db.close();
+      }
+    });
+  }
 
   it('add succeeds when the room it found is deleted by a concurrent prune before its insert', async () => {
     const presence = createPresence({ databaseUrl: database.url });

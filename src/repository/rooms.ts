@@ -219,24 +219,59 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   }
 
   async function pruneRooms(): Promise<number> {
-    const pruned = db.dialect === 'postgresql' ? await pruneRoomsLocking() : await pruneRoomsAtomically();
+    const pruned = db.dialect === 'postgresql' ? await pruneRoomsGuarded() : await pruneRoomsAtomically();
     context.roomIds.clear();
     return pruned;
   }
 
-  /** SQLite runs one writer at a time, so a single statement cannot race an insert. */
+  /** On SQLite one writer runs at a time, so a single statement cannot race an insert. */
   function pruneRoomsAtomically(): Promise<number> {
     return db.execute(sql`
       DELETE FROM "Room" WHERE NOT EXISTS (SELECT 1 FROM "Presence" p WHERE p."roomId" = "Room"."id")`);
   }
 
   /**
-   * On PostgreSQL a single DELETE's snapshot can miss a presence committed while it
-   * runs, and the cascade would then delete that presence with its room. So: first
-   * lock the empty rooms, skipping any a concurrent insert holds through its foreign
-   * key; then delete them in a second statement, whose fresh snapshot sees every
-   * presence committed before the locks were taken. Inserts into locked rooms wait,
-   * then fail their foreign key, and `add` re-creates the room.
+   * On PostgreSQL a single DELETE's snapshot can miss a presence committed while it runs.
+   * The shipped foreign key (ON DELETE RESTRICT) checks with a fresh snapshot and then
+   * refuses the whole statement, so the prune starts over with locks. A foreign key that
+   * cascades (an application's schema copied from an older models.prisma) would delete
+   * that presence instead: with one, every prune takes the locks.
+   */
+  async function pruneRoomsGuarded(): Promise<number> {
+    if (await roomDeletesCascade()) return pruneRoomsLocking();
+    try {
+      return await pruneRoomsAtomically();
+    } catch (error) {
+      if (driverErrorKind(error) !== 'ForeignKeyConstraintViolation') throw error;
+      return pruneRoomsLocking();
+    }
+  }
+
+  let cascading: Promise<boolean> | undefined;
+  /** Whether deleting a room would change its presences rather than fail (asked once). */
+  function roomDeletesCascade(): Promise<boolean> {
+    cascading ??= db
+      .query<{ cascades: boolean }>(sql`
+        SELECT EXISTS (
+          SELECT 1 FROM pg_constraint
+          WHERE contype = 'f' AND conrelid = '"Presence"'::regclass AND confrelid = '"Room"'::regclass
+            AND confdeltype NOT IN ('a', 'r')
+        ) AS "cascades"`)
+      .then(
+        ([row]) => row?.cascades === true,
+        (error: unknown) => {
+          cascading = undefined; // asked again next time
+          throw error;
+        },
+      );
+    return cascading;
+  }
+
+  /**
+   * Lock the empty rooms, skipping any a concurrent insert holds through its foreign key;
+   * then delete them in a second statement, whose fresh snapshot sees every presence
+   * committed before the locks were taken. Inserts into locked rooms wait, then fail
+   * their foreign key, and `add` re-creates the room.
    */
   function pruneRoomsLocking(): Promise<number> {
     return db.transaction(async (tx) => {
