@@ -223,7 +223,10 @@ async function handle(request: Request): Promise<Reply> {
     case 'phase': {
       if (!opened) throw new Error('no database is open');
       const step = opened.workload.steps[request.step];
-      if (request.phase === 'run') return { kind: 'done', measured: await timed(opened.operations, () => step.run()) };
+      if (request.phase === 'run') {
+        await opened.admin.settle();
+        return { kind: 'done', measured: await timed(opened.operations, () => step.run()) };
+      }
       await step[request.phase]?.();
       return { kind: 'done' };
     }

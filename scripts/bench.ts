@@ -515,7 +515,7 @@ const NOTES = [
   'processes: per engine and N, ours, oursUrl and raw each run in a fresh process of their own; one more process migrates a template database that each side gets a copy of; the coordinator holds no presence data',
   'the child processes run plain JavaScript bundled from scripts/ and src/ when the run starts (no tsx loader in them)',
   'peakRss: process.resourceUsage().maxRSS of each process; peakRssBytes is the larger of ours and oursUrl (the library sides)',
-  'SQLite: WAL, synchronous=NORMAL, busy_timeout 5000, foreign_keys on, on both sides',
+  'SQLite: WAL, synchronous=NORMAL, busy_timeout 5000, foreign_keys on, on both sides; before each timed step the WAL is checkpointed and emptied (untimed), so no side pays inside a step for the automatic checkpoint that earlier steps brought due',
   'PostgreSQL: throwaway local server with fsync=off, synchronous_commit=off, full_page_writes=off (unless --postgres-url)',
   'prunePresences counts rows removed by its one call, pruneRooms rooms removed by its one call',
   'heartbeat: the N channels are added again (untimed) after pruneRooms, so each heartbeat updates one row',
