@@ -136,7 +136,8 @@ async function libraryOperations(engine: Engine, url: string, via: 'client' | 'u
 /**
  * A tracker with liveness holds every connection (added untimed), then each connection
  * sends one heartbeat per interval for WRITE_COST_INTERVALS intervals; the statements
- * that reach the database meanwhile are counted by kind. The tracker's clean shutdown
+ * that reach the database meanwhile are counted by kind: liveness writes up to the
+ * window's end, heartbeat writes up to the end of the flush of the window's heartbeats. The tracker's clean shutdown
  * (which removes its presences) comes after the count.
  */
 async function measureWriteCost(counting: CountingClient, connections: Connection[]): Promise<WriteCostMeasured> {
@@ -145,25 +146,34 @@ async function measureWriteCost(counting: CountingClient, connections: Connectio
   const presence = createPresence({
     prisma: counting.client,
     maxAge: MAX_AGE,
-    touchInterval: intervalMs,
+    // A little under the heartbeat period, so that each round's heartbeats make one batch
+    // (at exactly the period a round could race the previous batch's timer and join it).
+    touchInterval: intervalMs * 0.9,
     liveness: { interval: WRITE_COST_INTERVAL_SECONDS },
   });
   try {
     await addConcurrently(presence, connections);
     const onMessage = presence.touchPresence(async () => 'handled');
+    // The window starts half an interval after a liveness write, so that exactly one
+    // falls in each of its intervals (the timer runs since the first add).
+    const written = counting.byKind().liveness;
+    while (counting.byKind().liveness === written) await sleep(5);
+    await sleep(intervalMs / 2);
     const before = counting.byKind();
     const start = performance.now();
     for (let interval = 1; interval <= WRITE_COST_INTERVALS; interval++) {
       for (const { channel } of connections) await onMessage(channel, HEARTBEAT);
       await sleep(Math.max(0, start + interval * intervalMs - performance.now()));
     }
+    const livenessAtEnd = counting.byKind().liveness;
+    // Heartbeats of the window still buffered or being written count too.
     await presence.presences.flush();
     const after = counting.byKind();
     return {
       connections: connections.length,
       intervalSeconds: WRITE_COST_INTERVAL_SECONDS,
       intervals: WRITE_COST_INTERVALS,
-      livenessStatements: after.liveness - before.liveness,
+      livenessStatements: livenessAtEnd - before.liveness,
       heartbeatStatements: after.heartbeat - before.heartbeat,
       otherStatements: after.other - before.other,
     };

@@ -18,7 +18,7 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 /**
  * The write-cost measurement (ours only, where statements can be counted): a tracker with
- * `liveness: { interval }` and `touchInterval` of the same length holds the N connections,
+ * `liveness: { interval }` and `touchInterval` a little shorter holds the N connections,
  * each sending one heartbeat per interval, for this many intervals.
  */
 export const WRITE_COST_INTERVAL_SECONDS = 1;

@@ -37,7 +37,7 @@
 //   heartbeatUnbuffered  the same with touchInterval: 0 (one write per message) (10N calls)
 // The raw side writes one UPDATE per heartbeat in both heartbeat steps.
 // Then the write cost of liveness (ours only, untimed): a tracker with
-// liveness: { interval: 1 } and touchInterval 1000 adds the N channels, each sends one
+// liveness: { interval: 1 } and touchInterval 900 adds the N channels, each sends one
 // heartbeat per second for 3 s, and the statements that reach the database meanwhile are
 // counted by kind: liveness writes against coalesced-heartbeat flushes, per connection
 // per interval.
@@ -521,7 +521,7 @@ const NOTES = [
   'heartbeat: the N channels are added again (untimed) after pruneRooms, so each heartbeat updates one row',
   'heartbeat: default touchInterval (touches buffered, one UPDATE ... IN (...) per flush), timed up to a final presences.flush(); heartbeatUnbuffered: touchInterval 0; raw: one UPDATE per heartbeat in both',
   'no changed listeners registered',
-  'writeCost: after the steps, ours only (statements counted by kind from query events): a tracker with liveness { interval: 1 } and touchInterval 1000 adds the N channels untimed, then each channel sends one heartbeat per interval for 3 intervals; liveness UPSERTs and heartbeat flushes per connection per interval',
+  'writeCost: after the steps, ours only (statements counted by kind from query events): a tracker with liveness { interval: 1 } and touchInterval 900 adds the N channels untimed, then each channel sends one heartbeat per interval for 3 intervals, starting half an interval after a liveness write; liveness UPSERTs and heartbeat flushes per connection per interval',
   `before each measured run, an unreported warm-up pass in the same processes runs the workload at N=warmup, its room-queries step repeated to ${WARMUP_ROOM_QUERY_CALLS} calls`,
 ];
 
