@@ -166,6 +166,7 @@ async function measureWriteCost(counting: CountingClient, connections: Connectio
       await sleep(Math.max(0, start + interval * intervalMs - performance.now()));
     }
     const livenessAtEnd = counting.byKind().liveness;
+    const seconds = (performance.now() - start) / 1000;
     // Heartbeats of the window still buffered or being written count too.
     await presence.presences.flush();
     const after = counting.byKind();
@@ -173,6 +174,7 @@ async function measureWriteCost(counting: CountingClient, connections: Connectio
       connections: connections.length,
       intervalSeconds: WRITE_COST_INTERVAL_SECONDS,
       intervals: WRITE_COST_INTERVALS,
+      seconds: Number(seconds.toFixed(3)),
       livenessStatements: livenessAtEnd - before.liveness,
       heartbeatStatements: after.heartbeat - before.heartbeat,
       otherStatements: after.other - before.other,

@@ -28,7 +28,10 @@ export const WRITE_COST_INTERVALS = 3;
 export interface WriteCostMeasured {
   connections: number;
   intervalSeconds: number;
+  /** Heartbeat rounds: each connection sent one heartbeat per interval, this many times. */
   intervals: number;
+  /** How long the window lasted (longer than the intervals when writes held the rounds up). */
+  seconds: number;
   /** Liveness UPSERTs of the PresenceServer row. */
   livenessStatements: number;
   /** Flushes of the coalesced heartbeats (UPDATE ... IN (...), up to 500 channels each). */

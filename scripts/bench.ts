@@ -145,9 +145,9 @@ export interface RunResult {
  * connections and each sends one heartbeat per interval (measured on the ours side).
  */
 export interface WriteCost extends WriteCostMeasured {
-  /** livenessStatements / (connections x intervals). */
+  /** livenessStatements per connection per intervalSeconds of the window as it lasted. */
   livenessPerConnectionInterval: number;
-  /** heartbeatStatements / (connections x intervals). */
+  /** heartbeatStatements / (connections x intervals): per heartbeat, i.e. per connection per interval of heartbeats. */
   heartbeatPerConnectionInterval: number;
 }
 
@@ -388,11 +388,11 @@ async function runWorkload(engine: Engine, n: number, sides: Sides, databases: D
 function writeCostResult(reply: Reply): WriteCost {
   if (reply.kind !== 'writeCost') throw new Error(`expected the write cost, got ${JSON.stringify(reply)}`);
   const { cost } = reply;
-  const perConnectionInterval = (statements: number) => round(statements / (cost.connections * cost.intervals), 6);
+  const perConnection = (statements: number, intervals: number) => round(statements / (cost.connections * intervals), 6);
   return {
     ...cost,
-    livenessPerConnectionInterval: perConnectionInterval(cost.livenessStatements),
-    heartbeatPerConnectionInterval: perConnectionInterval(cost.heartbeatStatements),
+    livenessPerConnectionInterval: perConnection(cost.livenessStatements, cost.seconds / cost.intervalSeconds),
+    heartbeatPerConnectionInterval: perConnection(cost.heartbeatStatements, cost.intervals),
   };
 }
 
@@ -562,7 +562,7 @@ function peakRssLine({ peakRss, peakRssBytes: library }: RunResult): string {
 }
 
 function writeCostLine(cost: WriteCost): string {
-  const span = `${cost.intervals} x ${cost.intervalSeconds} s`;
+  const span = `${cost.intervals} x ${cost.intervalSeconds} s, lasted ${cost.seconds.toFixed(1)} s`;
   return (
     `write cost per connection per interval (${cost.connections} connections, one heartbeat each per interval, ${span}): ` +
     `liveness ${cost.livenessPerConnectionInterval} (${cost.livenessStatements} writes), ` +

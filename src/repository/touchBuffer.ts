@@ -7,8 +7,8 @@ import type { RepositoryContext } from './context.js';
  * rows saves most of the flush's time there.
  */
 const CHUNK = { sqlite: 500, postgresql: 10_000 } as const;
-/** A buffer this full is flushed at once, so memory stays bounded however many channels touch. */
-const MAX_PENDING = 100_000;
+/** A buffer this full is flushed at once (the touch waits), so memory stays bounded however many channels touch. */
+const MAX_PENDING = 1_000_000;
 
 /**
  * Coalesces touches: channels that sent traffic are remembered and written in one
