@@ -84,7 +84,7 @@ describe('scripts/bench.ts', () => {
       expect(cost).toMatchObject({ connections: N, intervalSeconds: 1, intervals: 3, otherStatements: 0 });
       expect(cost.livenessStatements).toBeGreaterThanOrEqual(1);
       expect(cost.heartbeatStatements).toBeGreaterThanOrEqual(1);
-      expect(cost.seconds).toBeGreaterThanOrEqual(3);
+      expect(cost.seconds).toBeGreaterThan(2.9); // 3 intervals; timers may fire a millisecond early
       expect(cost.livenessPerConnectionInterval).toBeCloseTo(cost.livenessStatements / (N * cost.seconds), 5);
       expect(cost.heartbeatPerConnectionInterval).toBeCloseTo(cost.heartbeatStatements / (N * 3), 6);
     }
