@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Database, detectDialect } from './database/client.js';
-import { clientConnection } from './database/connections.js';
+import { Database, detectDialect, type PrismaClientLike } from './database/client.js';
+import { clientConnection, serialized } from './database/connections.js';
 import { openConnection } from './database/open.js';
 import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
 import { wrapRemove, wrapTouch, type DisconnectHandler, type MessageHandler } from './handlers.js';
@@ -66,10 +66,7 @@ export interface PresenceTracker {
  */
 export function createPresence(options?: PresenceOptions): PresenceTracker {
   const { database, maxAge, now, touchInterval, shareEvents, eventRetention, maxMetadataBytes, liveness, leaveGrace } = resolveOptions(options);
-  const db =
-    database.kind === 'client'
-      ? new Database(clientConnection(database.client, false), detectDialect(database.client))
-      : new Database(openConnection(database.location, database.pool), database.location.dialect);
+  const db = database.kind === 'client' ? clientDatabase(database.client) : new Database(openConnection(database.location, database.pool), database.location.dialect);
   const events = new PresenceEvents();
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
   const sharing = { enabled: shareEvents, origin: randomUUID(), retention: eventRetention };
@@ -129,4 +126,11 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     },
   };
   return tracker;
+}
+
+/** An application's PrismaClient; on SQLite, prisma-presence's statements through it run one at a time (see `serialized`). */
+function clientDatabase(client: PrismaClientLike): Database {
+  const dialect = detectDialect(client);
+  const connection = clientConnection(client);
+  return new Database(dialect === 'sqlite' ? serialized(connection) : connection, dialect);
 }

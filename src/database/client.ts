@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PresenceError } from '../errors.js';
 import type { Sql } from './sql.js';
 import type { Connection } from './connections.js';
+import { sqliteErrorKind } from './sqlite.js';
 import type { Dialect } from './url.js';
 
 /**
@@ -110,7 +111,7 @@ function adapterCause(error: unknown): { kind?: unknown; originalCode?: unknown 
 
 /** The driver adapter's classification of a failure, e.g. `TableDoesNotExist`. */
 export function driverErrorKind(error: unknown): string | undefined {
-  const kind = adapterCause(error)?.kind;
+  const kind = adapterCause(error)?.kind ?? sqliteErrorKind(error);
   if (typeof kind === 'string') return kind;
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'P2021') return 'TableDoesNotExist';

@@ -1,7 +1,7 @@
-// Two ways to reach the database, behind one small interface: the application's own
+// The ways to reach the database, behind one small interface: the application's own
 // PrismaClient (raw queries through its query engine), or, when prisma-presence opens
-// the database itself, Prisma's driver adapter directly, which skips the client's
-// per-query planning and costs a fraction of it.
+// the database itself, Prisma's PostgreSQL driver adapter directly (it skips the
+// client's per-query planning) or its own SQLite handle (sqlite.ts).
 import type { ArgType, SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQueryable } from '@prisma/driver-adapter-utils';
 import type { PrismaClientLike } from './client.js';
 
@@ -16,18 +16,43 @@ export interface Connection extends StatementRunner {
   close(): Promise<void>;
 }
 
-/** The application's PrismaClient; `close()` leaves it open unless prisma-presence owns it. */
-export function clientConnection(client: PrismaClientLike, owned: boolean): Connection {
+/**
+ * Longest interactive transaction prisma-presence runs through an application's
+ * PrismaClient (Prisma's default of 5 s is too short for a prune of 100,000 presences).
+ */
+const CLIENT_TRANSACTION_TIMEOUT_MS = 60_000;
+
+/** The application's PrismaClient; it stays the application's: `close()` leaves it open. */
+export function clientConnection(client: PrismaClientLike): Connection {
   const runner = (target: Pick<PrismaClientLike, '$queryRawUnsafe' | '$executeRawUnsafe'>): StatementRunner => ({
     query: async <T>(text: string, values: unknown[]) => ((await target.$queryRawUnsafe<T[]>(text, ...values)) ?? []) as T[],
     execute: async (text, values) => Number(await target.$executeRawUnsafe(text, ...values)),
   });
   return {
     ...runner(client),
-    transaction: (work) => client.$transaction((tx) => work(runner(tx))),
-    close: async () => {
-      if (owned) await client.$disconnect();
-    },
+    transaction: (work) =>
+      client.$transaction((tx) => work(runner(tx)), { maxWait: CLIENT_TRANSACTION_TIMEOUT_MS, timeout: CLIENT_TRANSACTION_TIMEOUT_MS }),
+    close: async () => {},
+  };
+}
+
+/**
+ * The same connection, used by one statement or transaction at a time, in call order.
+ * For a single SQLite handle: Prisma's driver adapters lock only around transactions,
+ * so a plain statement would otherwise run inside another caller's open BEGIN.
+ */
+export function serialized(connection: Connection): Connection {
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = turn.then(work);
+    turn = result.catch(() => {});
+    return result;
+  };
+  return {
+    query: (text, values) => inTurn(() => connection.query(text, values)),
+    execute: (text, values) => inTurn(() => connection.execute(text, values)),
+    transaction: (work) => inTurn(() => connection.transaction(work)),
+    close: () => inTurn(() => connection.close()),
   };
 }
 
@@ -39,15 +64,18 @@ export function adapterConnection(factory: SqlMigrationAwareDriverAdapterFactory
     query: async (text, values) => queryOn(await adapter(), text, values),
     execute: async (text, values) => (await adapter()).executeRaw(toQuery(text, values)),
     async transaction(work) {
-      // The adapter opens the transaction; ending it is the caller's SQL (as in Prisma's engine).
       const tx = await (await adapter()).startTransaction();
+      // Without phantom queries, ending the transaction in SQL is the caller's job.
+      const end = async (statement: 'COMMIT' | 'ROLLBACK') => {
+        if (!tx.options.usePhantomQuery) await tx.executeRaw(toQuery(statement, []));
+      };
       try {
         const result = await work({ query: (text, values) => queryOn(tx, text, values), execute: (text, values) => tx.executeRaw(toQuery(text, values)) });
-        await tx.executeRaw(toQuery('COMMIT', []));
+        await end('COMMIT');
         await tx.commit();
         return result;
       } catch (error) {
-        await tx.executeRaw(toQuery('ROLLBACK', [])).catch(() => {});
+        await end('ROLLBACK').catch(() => {});
         await tx.rollback();
         throw error;
       }

@@ -4,6 +4,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PresenceError } from '../errors.js';
 import { adapterConnection, onEachConnection, type Connection } from './connections.js';
+import { sqliteConnection } from './sqlite.js';
 import type { DatabaseLocation } from './url.js';
 
 /** Connection pool settings for PostgreSQL (ignored for SQLite). */
@@ -42,7 +43,8 @@ export function adapterFactory(location: DatabaseLocation, pool: PoolOptions = {
 }
 
 /**
- * Opens prisma-presence's own connection: Prisma's driver adapter for the engine.
+ * Opens prisma-presence's own connection: a better-sqlite3 handle, or Prisma's driver
+ * adapter for PostgreSQL.
  * A SQLite file must already exist (migrate creates it), so a mistyped path fails
  * instead of leaving an empty database behind.
  */
@@ -53,5 +55,5 @@ export function openConnection(location: DatabaseLocation, pool?: PoolOptions): 
       `SQLite database ${location.path} does not exist: run \`npx presence-admin migrate --database-url ${location.url}\` to create it`,
     );
   }
-  return adapterConnection(adapterFactory(location, pool));
+  return location.dialect === 'sqlite' ? sqliteConnection(location.path) : adapterConnection(adapterFactory(location, pool));
 }

@@ -1,0 +1,134 @@
+// prisma-presence's own SQLite connection: one better-sqlite3 handle, used by one
+// statement or transaction at a time, that never blocks the event loop on a lock.
+//
+// better-sqlite3 is synchronous: with a busy timeout it would wait for another
+// process's write lock inside the call, freezing every socket of the app. Here the
+// busy timeout is 0 and a busy statement is retried after an asynchronous pause.
+// Every statement waits for the transaction in progress on the handle, so a statement
+// never runs inside another caller's BEGIN (and never vanishes with its rollback).
+import { setTimeout as sleep } from 'node:timers/promises';
+import BetterSqlite3 from 'better-sqlite3';
+import { PresenceError } from '../errors.js';
+import { serialized, type Connection, type StatementRunner } from './connections.js';
+
+/** How long a statement waits for another process's write lock before DATABASE_UNAVAILABLE. */
+export const SQLITE_LOCK_TIMEOUT_MS = 5000;
+
+/** Prepared statements kept per handle; a larger set of distinct texts starts the cache over. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Settings for several processes sharing one file: WAL lets readers run while one
+ * process writes; synchronous=NORMAL is safe in WAL mode and spares an fsync per commit.
+ */
+const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = ON'];
+
+export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEOUT_MS): Connection {
+  let handle: BetterSqlite3.Database | undefined;
+  const statements = new Map<string, BetterSqlite3.Statement>();
+
+  async function open(): Promise<BetterSqlite3.Database> {
+    if (handle) return handle;
+    const db = new BetterSqlite3(path, { fileMustExist: true, timeout: 0 });
+    try {
+      for (const pragma of PRAGMAS) await whenUnlocked(() => db.pragma(pragma), lockTimeoutMs);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return (handle = db);
+  }
+
+  function statement(db: BetterSqlite3.Database, text: string): BetterSqlite3.Statement {
+    let prepared = statements.get(text);
+    if (!prepared) {
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+      statements.set(text, (prepared = db.prepare(text)));
+    }
+    return prepared;
+  }
+
+  /** Runs one statement now; the caller holds the handle. */
+  function runNow<T>(db: BetterSqlite3.Database, text: string, values: unknown[]): { rows: T[]; changes: number } {
+    const prepared = statement(db, text);
+    const bound = values.map(toSqlite);
+    if (prepared.reader) return { rows: prepared.all(...bound) as T[], changes: 0 };
+    return { rows: [], changes: prepared.run(...bound).changes };
+  }
+
+  async function run<T>(text: string, values: unknown[]) {
+    const db = await open();
+    return whenUnlocked(() => runNow<T>(db, text, values), lockTimeoutMs);
+  }
+
+  return serialized({
+    query: async <T>(text: string, values: unknown[]) => (await run<T>(text, values)).rows,
+    execute: async (text, values) => (await run(text, values)).changes,
+    async transaction<T>(work: (tx: StatementRunner) => Promise<T>) {
+        const db = await open();
+        // IMMEDIATE takes the write lock up front: no statement inside can meet a busy
+        // lock or a stale snapshot later, so the work never has to start over.
+        await whenUnlocked(() => db.exec('BEGIN IMMEDIATE'), lockTimeoutMs);
+        try {
+          const result = await work({
+            query: async <R>(text: string, values: unknown[]) => runNow<R>(db, text, values).rows,
+            execute: async (text, values) => runNow(db, text, values).changes,
+          });
+          db.exec('COMMIT');
+          return result;
+        } catch (error) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw error;
+        }
+    },
+    async close() {
+      handle?.close();
+      handle = undefined;
+      statements.clear();
+    },
+  });
+}
+
+/** Runs `attempt`, retrying after asynchronous pauses while the file is locked, for up to `timeoutMs`. */
+async function whenUnlocked<T>(attempt: () => T, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+    try {
+      return attempt();
+    } catch (error) {
+      if (!isBusy(error)) throw error;
+      if (Date.now() >= deadline) {
+        throw new PresenceError(
+          'DATABASE_UNAVAILABLE',
+          `Cannot use the database: the SQLite file stayed locked by another process for ${timeoutMs / 1000} s`,
+          { cause: error },
+        );
+      }
+      await sleep(pause * (0.5 + Math.random()));
+    }
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/** What SQLite's constraint and schema errors mean, named as Prisma's driver adapters name them. */
+export function sqliteErrorKind(error: unknown): string | undefined {
+  if (!(error instanceof BetterSqlite3.SqliteError)) return undefined;
+  if (error.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return 'ForeignKeyConstraintViolation';
+  if (error.code === 'SQLITE_CONSTRAINT_UNIQUE' || error.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return 'UniqueConstraintViolation';
+  if (/^no such table/.test(error.message)) return 'TableDoesNotExist';
+  return undefined;
+}
+
+/**
+ * Values as SQLite stores them, in the format Prisma's SQLite adapter writes (so rows
+ * written by an application's PrismaClient compare correctly): dates as ISO-8601 text.
+ */
+function toSqlite(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString().replace('Z', '+00:00');
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
+}
