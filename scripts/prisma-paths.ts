@@ -12,3 +12,13 @@ export function schemaFolder(dialect: ScriptDialect): string {
 export function modelsCopy(dialect: ScriptDialect): string {
   return `prisma/${dialect}/models.prisma`;
 }
+
+/**
+ * The shared models as one provider takes them. SQLite keeps `Int` where the models say
+ * `BigInt`: its INTEGER is 64-bit already, and Prisma makes a SQLite `BigInt` primary key
+ * a plain BIGINT column that does not number new rows by itself.
+ */
+export function modelsFor(dialect: ScriptDialect, models: string): string {
+  if (dialect !== 'sqlite') return models;
+  return models.replace(/^(\s+\w+\s+)BigInt( *)(.*)$/gm, (_, field: string, gap: string, rest: string) => (rest ? `${field}Int${gap}   ${rest}` : `${field}Int`));
+}

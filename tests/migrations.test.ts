@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { migrate, PresenceError } from '../src/index.ts';
+import { createPresence, migrate, PresenceError } from '../src/index.ts';
 import { migrationScript } from '../src/migrations/schemaEngine.ts';
+import { modelsFor } from '../scripts/prisma-paths.ts';
 import { emptyDatabase, inspect, migratedDatabase, testEngines, type Engine, type Inspector } from './support/databases.ts';
 
 const PRISMA_DIR = fileURLToPath(new URL('../prisma/', import.meta.url));
@@ -230,10 +231,18 @@ async function rejection(promise: Promise<unknown>): Promise<PresenceError> {
 // ---------------------------------------------------------------------------------------
 
 describe('shipped schema files', () => {
-  it.each(PROVIDERS)('prisma/%s/models.prisma is a byte copy of prisma/models.prisma', (provider) => {
-    const source = readFileSync(join(PRISMA_DIR, 'models.prisma'));
-    const copy = readFileSync(join(providerDir(provider), 'models.prisma'));
-    expect(copy.equals(source), `prisma/${provider}/models.prisma differs from prisma/models.prisma: run \`npm run prisma:generate\``).toBe(true);
+  it.each(PROVIDERS)('prisma/%s/models.prisma is prisma/models.prisma as that provider takes it', (provider) => {
+    const source = modelsFor(provider, readFileSync(join(PRISMA_DIR, 'models.prisma'), 'utf8'));
+    const copy = readFileSync(join(providerDir(provider), 'models.prisma'), 'utf8');
+    expect(copy === source, `prisma/${provider}/models.prisma differs from prisma/models.prisma: run \`npm run prisma:generate\``).toBe(true);
+  });
+
+  it('keeps 64-bit ids numbered by the database on both providers', () => {
+    const sqlite = readFileSync(join(providerDir('sqlite'), 'models.prisma'), 'utf8');
+    const postgresql = readFileSync(join(providerDir('postgresql'), 'models.prisma'), 'utf8');
+    expect(postgresql).toMatch(/^\s+id\s+BigInt\s+@id @default\(autoincrement\(\)\)/m);
+    expect(sqlite).toMatch(/^\s+id\s+Int\s+@id @default\(autoincrement\(\)\)/m);
+    expect(sqlite).not.toMatch(/BigInt/);
   });
 
   it.each(PROVIDERS)('the %s migration_lock.toml names its own provider', (provider) => {
@@ -371,6 +380,63 @@ describe.each(testEngines())('migrations on %s', (engine) => {
       await expect(db.rows(`DELETE FROM "Room" WHERE "channelName" = 'lobby'`)).rejects.toThrow(/foreign key/i);
     });
   });
+
+  it('numbers rooms and presences past 32 bits', async () => {
+    const url = await migratedDatabase(engine);
+    const beyond = 2 ** 33;
+    await withInspector(url, (db) =>
+      engine === 'postgresql'
+        ? db.rows(`SELECT setval('"Room_id_seq"', ${beyond}), setval('"Presence_id_seq"', ${beyond})`)
+        : db
+            .rows(`DELETE FROM "sqlite_sequence" WHERE "name" IN ('Room', 'Presence')`)
+            .then(() => db.rows(`INSERT INTO "sqlite_sequence" ("name", "seq") VALUES ('Room', ${beyond}), ('Presence', ${beyond})`)),
+    );
+    const presence = createPresence({ databaseUrl: url });
+    const room = await presence.rooms.add('lobby', 'chan.1', 'olga');
+    expect(room.id).toBe(beyond + 1);
+    expect(await presence.rooms.getPresences('lobby')).toMatchObject([{ id: beyond + 1, roomId: beyond + 1, userId: 'olga' }]);
+    expect(await presence.rooms.prunePresences(1e-3)).toBe(1);
+    expect(await presence.rooms.pruneRooms()).toBe(1);
+    await presence.close();
+  });
+
+  if (engine === 'postgresql') {
+    it('the bigint_ids migration applies over 32-bit tables that hold rows and keeps every row', async () => {
+      const url = await migratedDatabase(engine);
+      const bigint = expectedNames.find((name) => name.endsWith('_bigint_ids'))!;
+      await withInspector(url, async (db) => {
+        await db.rows(`ALTER TABLE "Presence" DROP CONSTRAINT "Presence_roomId_fkey"`);
+        await db.rows(`ALTER TABLE "Room" ALTER COLUMN "id" SET DATA TYPE INTEGER; ALTER SEQUENCE "Room_id_seq" AS INTEGER`);
+        await db.rows(`ALTER TABLE "Presence" ALTER COLUMN "id" SET DATA TYPE INTEGER, ALTER COLUMN "roomId" SET DATA TYPE INTEGER; ALTER SEQUENCE "Presence_id_seq" AS INTEGER`);
+        await db.rows(`ALTER TABLE "Presence" ADD CONSTRAINT "Presence_roomId_fkey" FOREIGN KEY ("roomId") REFERENCES "Room"("id") ON DELETE RESTRICT ON UPDATE CASCADE`);
+        await db.rows(`DELETE FROM "_prisma_migrations" WHERE migration_name = ?`, bigint);
+        await db.rows(`INSERT INTO "Room" ("channelName") VALUES ('lobby'), ('hall')`);
+        await db.rows(
+          `INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen") SELECT "id", 'chan.' || "channelName", 'olga', now() FROM "Room"`,
+        );
+      });
+      const rows = 'SELECT "id"::int AS "id", "roomId"::int AS "roomId", "channelName", "userId", "lastSeen" FROM "Presence" ORDER BY "id"';
+      const before = await withInspector(url, (db) => db.rows(rows));
+
+      expect(await migrate({ databaseUrl: url })).toEqual([bigint]);
+      await withInspector(url, async (db) => {
+        expect(await db.rows(rows)).toEqual(before);
+        const types = await db.rows<{ name: string; type: string }>(
+          `SELECT table_name || '.' || column_name AS name, data_type AS type FROM information_schema.columns
+           WHERE table_name IN ('Room', 'Presence') AND column_name IN ('id', 'roomId') ORDER BY 1`,
+        );
+        expect(types).toEqual([
+          { name: 'Presence.id', type: 'bigint' },
+          { name: 'Presence.roomId', type: 'bigint' },
+          { name: 'Room.id', type: 'bigint' },
+        ]);
+        expect(await db.rows(`SELECT data_type AS type FROM information_schema.sequences WHERE sequence_name IN ('Room_id_seq', 'Presence_id_seq') ORDER BY sequence_name`)).toEqual([
+          { type: 'bigint' },
+          { type: 'bigint' },
+        ]);
+      });
+    });
+  }
 
   it('migrate refuses a database that has other tables but no migration history (P3005) and writes nothing', async () => {
     const url = await emptyDatabase(engine);
