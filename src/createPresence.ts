@@ -119,6 +119,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
       await context.departures?.flush();
       if (server?.stop()) await leaveAsServer(context, server.id).catch((error: unknown) => events.report(error, 'removing this server'));
       await feed?.stop();
+      touches.stop();
       await touches.flush().catch(() => {}); // a failure was already reported as an error event
       // Async `changed` listeners often query presence: let them finish first.
       await events.settle();

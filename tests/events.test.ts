@@ -41,11 +41,14 @@ describe.each(testEngines())('changed events on %s', (engine) => {
     ]);
   });
 
-  it('re-adding a present channel, even with another user, emits nothing', async () => {
+  it('re-adding a present channel with its user emits nothing; with another user, one change: the new presence added, the old removed', async () => {
     await presence.rooms.add('lobby', 'chan.1', 'alice');
     await presence.rooms.add('lobby', 'chan.1', 'alice');
-    await presence.rooms.add('lobby', 'chan.1', 'bob');
     expect(events).toHaveLength(1);
+    await presence.rooms.add('lobby', 'chan.1', 'bob');
+    expect(events).toHaveLength(2);
+    expect(events[1]).toMatchObject({ added: { channelName: 'chan.1', userId: 'bob' }, removed: { channelName: 'chan.1', userId: 'alice' }, bulkChange: false });
+    expect(events[1]!.added!.id).toBe(events[1]!.removed!.id);
   });
 
   it('remove emits one event with the removed presence', async () => {

@@ -5,6 +5,14 @@ class ValueList {
   constructor(readonly values: readonly unknown[]) {}
 }
 
+/** A set of values as one parameter: an array on PostgreSQL, JSON text on SQLite. */
+class ValueSet {
+  constructor(
+    readonly values: readonly unknown[],
+    readonly pgType: 'bigint' | 'text',
+  ) {}
+}
+
 /** A parameterised statement (or a piece of one), rendered for one dialect when it runs. */
 export class Sql {
   constructor(
@@ -27,6 +35,9 @@ export class Sql {
     this.params.forEach((param, i) => {
       if (param instanceof Sql) text += param.append(dialect, values);
       else if (param instanceof ValueList) text += param.values.map(placeholder).join(', ');
+      else if (param instanceof ValueSet) {
+        text += dialect === 'postgresql' ? `= ANY(${placeholder(param.values)}::${param.pgType}[])` : `IN (SELECT value FROM json_each(${placeholder(JSON.stringify(param.values))}))`;
+      }
       else text += placeholder(param);
       text += this.strings[i + 1] ?? '';
     });
@@ -51,4 +62,12 @@ export function list(values: readonly unknown[]): ValueList {
 /** Constant SQL text spliced in verbatim. Never pass user input. */
 export function fragment(text: string): Sql {
   return new Sql([text], []);
+}
+
+/**
+ * `IN` a set of values passed as one parameter, however many they are (no engine limit
+ * on bind parameters applies): `${"column"} ${anyOf(ids, 'bigint')}`.
+ */
+export function anyOf(values: readonly (string | number)[], pgType: 'bigint' | 'text'): ValueSet {
+  return new ValueSet(values, pgType);
 }

@@ -1,15 +1,19 @@
-// The detailed write path, taken when someone needs more than the row change itself:
-// listeners of per-user events, or other processes (event sharing). Each change runs in
-// one transaction that (on PostgreSQL) first locks the rooms it touches, so that changes
-// to a room commit one at a time: per-user transitions are exact and the shared log holds
-// each room's changes in commit order.
+// What every write shares: the rows it changes are the same whoever listens; listeners
+// only add what reporting needs. `changed` listeners get the changed rows back from the
+// statement itself (RETURNING). Per-user events and shared events need more: the write
+// then runs in one transaction that (on PostgreSQL) first locks its rooms' lock keys,
+// so changes to a room commit one at a time, per-user transitions are exact and the
+// shared log holds each room's changes in commit order.
 import type { Transaction } from '../database/client.js';
-import { list, sql, type Sql } from '../database/sql.js';
+import { anyOf, sql, type Sql } from '../database/sql.js';
 import type { Presence, PresenceChangedEvent, PresenceUpdatedEvent, Room } from '../types.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
+/** A room change before it is emitted (`remote` is added then). */
+export type Change = Omit<PresenceChangedEvent, 'remote'>;
+
 /** A room change with the users whose first connection joined or last connection left. */
-export interface RecordedChange extends Omit<PresenceChangedEvent, 'remote'> {
+export interface RecordedChange extends Change {
   usersJoined: string[];
   usersLeft: string[];
 }
@@ -17,71 +21,85 @@ export interface RecordedChange extends Omit<PresenceChangedEvent, 'remote'> {
 /** A presence whose metadata changed. */
 export type Update = Omit<PresenceUpdatedEvent, 'remote'>;
 
-/** What the shared log holds and `publish` emits: room changes and metadata updates. */
-export type Entry = Change | Update;
+/** What the shared log holds and `publish` emits: room changes (with their user transitions when known) and metadata updates. */
+export type Entry = (Change & Partial<Pick<RecordedChange, 'usersJoined' | 'usersLeft'>>) | Update;
 
 /** The PostgreSQL NOTIFY channel that wakes readers of the shared log. */
 export const NOTIFY_CHANNEL = 'prisma_presence';
-/** First key of the advisory locks on rooms (the second is the room id): "pres". */
+/** First key of the advisory locks on rooms: "pres". */
 const ROOM_LOCK_NAMESPACE = 0x70726573;
+/**
+ * Rooms share this many lock keys (room id modulo), so that a write over 20,000 rooms
+ * takes at most this many locks: PostgreSQL's lock table holds only a few thousand.
+ */
+const ROOM_LOCK_KEYS = 64;
 /** Log rows per INSERT, well under both engines' parameter limits. */
 const LOG_CHUNK = 500;
 
-/** Whether writes must take the detailed path. */
+/** Whether writes must report per-user transitions or log for other processes. */
 export function needsDetail(context: RepositoryContext): boolean {
   return context.sharing.enabled || context.events.has('userJoined') || context.events.has('userLeft');
 }
 
-/** Locks rooms for the rest of the transaction, in id order so that two writers never deadlock. PostgreSQL only. */
+/** Whether writes must return the rows they changed. */
+function needsRows(context: RepositoryContext): boolean {
+  return needsDetail(context) || context.events.has('changed');
+}
+
+/** Locks the rooms' lock keys for the rest of the transaction, in key order so that writers never deadlock. PostgreSQL only. */
 export async function lockRooms(context: RepositoryContext, tx: Transaction, roomIds: number[]): Promise<void> {
-  if (context.db.dialect !== 'postgresql' || roomIds.length === 0) return;
-  const sorted = [...new Set(roomIds)].sort((a, b) => a - b);
+  await lockKeys(context, tx, roomIds.map((id) => id % ROOM_LOCK_KEYS));
+}
+
+async function lockKeys(context: RepositoryContext, tx: Transaction, keys: number[]): Promise<void> {
+  if (context.db.dialect !== 'postgresql' || keys.length === 0) return;
+  const sorted = [...new Set(keys)].sort((a, b) => a - b);
   await tx.query(sql`
-    SELECT count(pg_advisory_xact_lock(${ROOM_LOCK_NAMESPACE}, l.id)) AS "locked"
-    FROM (SELECT unnest(${sorted}::int[]) AS id ORDER BY 1) l`);
+    SELECT count(pg_advisory_xact_lock(${ROOM_LOCK_NAMESPACE}, l.key)) AS "locked"
+    FROM (SELECT unnest(${sorted}::int[]) AS key ORDER BY 1) l`);
 }
 
 /**
- * Deletes the presences matching `condition` after locking their rooms, and returns
- * them with their room names. On SQLite the DELETE itself takes the write lock.
+ * Deletes the presences matching `condition` (remove, leaveAll, a server's shutdown) and
+ * emits one `removed` change per row. Returns how many it deleted.
  */
-export async function deleteLocked(context: RepositoryContext, tx: Transaction, condition: Sql): Promise<PresenceRow[]> {
+export async function deletePresences(context: RepositoryContext, condition: Sql): Promise<number> {
+  const write = (runner: Transaction) => deleteWith(context, runner, condition, 'removed');
+  const { count, entries } = needsDetail(context) ? await context.db.transaction(write) : await write(context.db);
+  publish(context, entries);
+  return count;
+}
+
+/**
+ * Deletes the presences matching `condition` through `runner` (a transaction when
+ * details are needed) and returns what to publish once committed: a `removed` change
+ * per row, or for a prune one bulk change per room.
+ */
+export async function deleteWith(
+  context: RepositoryContext,
+  runner: Transaction,
+  condition: Sql,
+  kind: 'removed' | 'pruned',
+): Promise<{ count: number; entries: Entry[] }> {
+  const detail = needsDetail(context);
   let scope = sql``;
-  if (context.db.dialect === 'postgresql') {
-    const rooms = await tx.query<{ roomId: number }>(sql`SELECT DISTINCT "roomId" FROM "Presence" WHERE ${condition}`);
-    if (rooms.length === 0) return [];
-    const ids = rooms.map((row) => Number(row.roomId));
-    await lockRooms(context, tx, ids);
-    scope = sql` AND "roomId" = ANY(${ids}::int[])`;
+  if (detail && context.db.dialect === 'postgresql') {
+    const keys = await runner.query<{ key: number | bigint }>(sql`SELECT DISTINCT mod("roomId", ${ROOM_LOCK_KEYS}) AS "key" FROM "Presence" WHERE ${condition}`);
+    if (keys.length === 0) return { count: 0, entries: [] };
+    await lockKeys(context, runner, keys.map((row) => Number(row.key)));
+    // Rows of rooms whose keys it does not hold (added meanwhile) are left for a later write.
+    scope = sql` AND mod("roomId", ${ROOM_LOCK_KEYS}) ${anyOf(keys.map((row) => Number(row.key)), 'bigint')}`;
   }
-  return tx.query<PresenceRow>(sql`
+  if (!needsRows(context)) return { count: await runner.execute(sql`DELETE FROM "Presence" WHERE ${condition}${scope}`), entries: [] };
+  const rows = await runner.query<PresenceRow>(sql`
     DELETE FROM "Presence" WHERE ${condition}${scope}
     RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
+  const changes = kind === 'pruned' ? prunedByRoom(rows) : removals(rows);
+  return { count: rows.length, entries: detail ? await recordChanges(context, runner, changes) : changes };
 }
 
-/**
- * Removes the presences matching `condition` (remove, leaveAll, a server's shutdown),
- * emitting one `removed` change per deleted row: through the detailed path when needed,
- * else in one statement (returning rows only when someone listens).
- */
-export async function removeMatching(context: RepositoryContext, condition: Sql): Promise<void> {
-  const { db } = context;
-  if (needsDetail(context)) {
-    const changes = await db.transaction(async (tx) => recordChanges(context, tx, removals(await deleteLocked(context, tx, condition))));
-    return publish(context, changes);
-  }
-  if (!context.events.has('changed')) {
-    await db.execute(sql`DELETE FROM "Presence" WHERE ${condition}`);
-    return;
-  }
-  const rows = await db.query<PresenceRow>(sql`
-    DELETE FROM "Presence" WHERE ${condition}
-    RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
-  publish(context, removals(rows));
-}
-
-/** One `removed` change per deleted row (remove, leaveAll). */
-export function removals(rows: PresenceRow[]): Omit<PresenceChangedEvent, 'remote'>[] {
+/** One `removed` change per deleted row. */
+function removals(rows: PresenceRow[]): Change[] {
   return rows.map((row) => {
     const removed = toPresence(row);
     return { room: { id: removed.roomId, channelName: row.roomName ?? '' }, added: null, removed, bulkChange: false, pruned: [] };
@@ -89,7 +107,7 @@ export function removals(rows: PresenceRow[]): Omit<PresenceChangedEvent, 'remot
 }
 
 /** One bulk change per room, listing the presences a prune removed from it. */
-export function prunedByRoom(rows: PresenceRow[]): Omit<PresenceChangedEvent, 'remote'>[] {
+function prunedByRoom(rows: PresenceRow[]): Change[] {
   const rooms = new Map<number, { room: Room; pruned: Presence[] }>();
   for (const row of rows) {
     const presence = toPresence(row);
@@ -101,54 +119,68 @@ export function prunedByRoom(rows: PresenceRow[]): Omit<PresenceChangedEvent, 'r
 }
 
 /**
- * Inside the change's transaction: works out which users joined or left, and logs the
- * changes for other processes when sharing is on.
+ * Inside the change's transaction, with its rooms locked: works out which users joined
+ * or left, and logs the changes for other processes when sharing is on.
  */
-export async function recordChanges(
-  context: RepositoryContext,
-  tx: Transaction,
-  changes: Omit<PresenceChangedEvent, 'remote'>[],
-): Promise<RecordedChange[]> {
-  const recorded = await withUserTransitions(tx, changes);
-  if (context.sharing.enabled && recorded.length > 0) await logChanges(context, tx, recorded);
+export async function recordChanges(context: RepositoryContext, tx: Transaction, changes: Change[]): Promise<RecordedChange[]> {
+  const recorded = await withUserTransitions(context, tx, changes);
+  if (context.sharing.enabled && recorded.length > 0) await logEntries(context, tx, recorded);
   return recorded;
 }
 
-async function withUserTransitions(tx: Transaction, changes: Omit<PresenceChangedEvent, 'remote'>[]): Promise<RecordedChange[]> {
-  const touched = changes.flatMap((change) =>
-    [change.added, change.removed, ...change.pruned].filter((presence): presence is Presence => presence?.userId != null),
-  );
-  const counts = new Map<string, number>();
-  if (touched.length > 0) {
-    const rows = await tx.query<{ roomId: number; userId: string; n: number | bigint }>(sql`
-      SELECT "roomId", "userId", count(*) AS "n" FROM "Presence"
-      WHERE "roomId" IN (${list([...new Set(touched.map((p) => p.roomId))])})
-        AND "userId" IN (${list([...new Set(touched.map((p) => p.userId))])})
-      GROUP BY "roomId", "userId"`);
-    for (const row of rows) counts.set(userKey(Number(row.roomId), row.userId), Number(row.n));
+/** Inside the update's transaction: logs it for other processes when sharing is on. */
+export async function recordUpdates(context: RepositoryContext, tx: Transaction, updates: Update[]): Promise<Update[]> {
+  if (context.sharing.enabled && updates.length > 0) await logEntries(context, tx, updates);
+  return updates;
+}
+
+/**
+ * A user joined a room when the change added their connection and it is now their only
+ * one there; left when it removed one and none is left. A connection that changed
+ * user is both: the new user's join and the old user's leave.
+ */
+async function withUserTransitions(context: RepositoryContext, tx: Transaction, changes: Change[]): Promise<RecordedChange[]> {
+  const touched = new Map<string, { roomId: number; userId: string }>();
+  for (const change of changes) {
+    for (const presence of [change.added, change.removed, ...change.pruned]) {
+      if (presence?.userId != null) touched.set(userKey(presence.roomId, presence.userId), { roomId: presence.roomId, userId: presence.userId });
+    }
   }
+  const counts = await connectionCounts(context, tx, [...touched.values()]);
   const connections = (presence: Presence) => counts.get(userKey(presence.roomId, presence.userId!)) ?? 0;
   return changes.map((change) => {
     const joined = change.added?.userId != null && connections(change.added) === 1 ? [change.added.userId] : [];
-    const gone = [change.removed, ...change.pruned].filter((p): p is Presence => p?.userId != null && connections(p) === 0);
+    const gone = [change.removed, ...change.pruned].filter(
+      (p): p is Presence => p?.userId != null && p.userId !== change.added?.userId && connections(p) === 0,
+    );
     return { ...change, usersJoined: joined, usersLeft: [...new Set(gone.map((p) => p.userId!))] };
   });
 }
 
-const userKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}`;
-
-/** Inside the update's transaction: logs it for other processes when sharing is on. */
-export async function recordUpdates(context: RepositoryContext, tx: Transaction, updates: Update[]): Promise<Update[]> {
-  if (context.sharing.enabled && updates.length > 0) await logChanges(context, tx, updates);
-  return updates;
+/** How many connections each (room, user) pair has now, in one statement whatever the number of pairs. */
+async function connectionCounts(context: RepositoryContext, tx: Transaction, pairs: { roomId: number; userId: string }[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  if (pairs.length === 0) return counts;
+  const wanted =
+    context.db.dialect === 'postgresql'
+      ? sql`unnest(${pairs.map((pair) => pair.roomId)}::bigint[], ${pairs.map((pair) => pair.userId)}::text[]) AS w("roomId", "userId")`
+      : sql`(SELECT json_extract(value, '$[0]') AS "roomId", json_extract(value, '$[1]') AS "userId" FROM json_each(${JSON.stringify(pairs.map((pair) => [pair.roomId, pair.userId]))})) w`;
+  const rows = await tx.query<{ roomId: number | bigint; userId: string; n: number | bigint }>(sql`
+    SELECT p."roomId", p."userId", count(*) AS "n" FROM "Presence" p
+    JOIN ${wanted} ON p."roomId" = w."roomId" AND p."userId" = w."userId"
+    GROUP BY p."roomId", p."userId"`);
+  for (const row of rows) counts.set(userKey(Number(row.roomId), row.userId), Number(row.n));
+  return counts;
 }
 
-async function logChanges(context: RepositoryContext, tx: Transaction, changes: Entry[]): Promise<void> {
+const userKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}`;
+
+async function logEntries(context: RepositoryContext, tx: Transaction, entries: Entry[]): Promise<void> {
   const createdAt = context.now();
-  for (let start = 0; start < changes.length; start += LOG_CHUNK) {
-    const rows = changes
+  for (let start = 0; start < entries.length; start += LOG_CHUNK) {
+    const rows = entries
       .slice(start, start + LOG_CHUNK)
-      .map((change) => sql`(${change.room.id}, ${context.sharing.origin}, ${JSON.stringify(change)}, ${createdAt})`);
+      .map((entry) => sql`(${entry.room.id}, ${context.sharing.origin}, ${JSON.stringify(entry)}, ${createdAt})`);
     await tx.execute(sql`INSERT INTO "PresenceEvent" ("roomId", "origin", "payload", "createdAt") VALUES ${joinSql(rows)}`);
   }
   // pg_notify returns void, which the driver adapter cannot read as a query result.
@@ -159,10 +191,7 @@ function joinSql(pieces: Sql[]): Sql {
   return pieces.slice(1).reduce((joined, piece) => sql`${joined}, ${piece}`, pieces[0]!);
 }
 
-/** A change, with its user transitions when the detailed path worked them out. */
-export type Change = Omit<PresenceChangedEvent, 'remote'> & Partial<Pick<RecordedChange, 'usersJoined' | 'usersLeft'>>;
-
-/** Emits committed entries to this process's listeners: `changed` then per-user events, or `updated`. */
+/** Emits committed entries to this process's listeners: `changed`, then per-user leaves and joins; or `updated`. */
 export function publish(context: RepositoryContext, entries: Entry[], remote = false): void {
   for (const entry of entries) {
     if ('presence' in entry) {
@@ -171,7 +200,8 @@ export function publish(context: RepositoryContext, entries: Entry[], remote = f
     }
     const { usersJoined = [], usersLeft = [], ...change } = entry;
     context.events.emit('changed', { ...change, remote });
-    for (const userId of usersJoined) context.events.emit('userJoined', { room: change.room, userId, remote });
+    // A connection that changed user: the old user leaves before the new one joins.
     for (const userId of usersLeft) context.events.emit('userLeft', { room: change.room, userId, remote });
+    for (const userId of usersJoined) context.events.emit('userJoined', { room: change.room, userId, remote });
   }
 }

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Database } from '../database/client.js';
 import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
-import { removeMatching } from './changes.js';
+import { deletePresences } from './changes.js';
 import type { RepositoryContext } from './context.js';
 
 /**
@@ -66,6 +66,6 @@ export class ServerLiveness {
 
 /** A clean shutdown: this server's presences leave (with the usual events), then its row goes. */
 export async function leaveAsServer(context: RepositoryContext, serverId: string): Promise<void> {
-  await removeMatching(context, sql`"serverId" = ${serverId}`);
+  await deletePresences(context, sql`"serverId" = ${serverId}`);
   await context.db.execute(sql`DELETE FROM "PresenceServer" WHERE "id" = ${serverId}`);
 }

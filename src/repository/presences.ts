@@ -2,7 +2,7 @@ import { sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { PresenceMetadata } from '../types.js';
 import { assertChannelName, serializeMetadata } from '../validation.js';
-import { publish, recordUpdates, removeMatching, type Update } from './changes.js';
+import { publish, recordUpdates, deletePresences, type Update } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** The Django `Presence.objects` manager: one connection across all its rooms. */
@@ -45,7 +45,7 @@ export function createPresencesRepository(context: RepositoryContext): Presences
 
   async function leaveAll(channelName: string): Promise<void> {
     assertChannelName(channelName, 'channelName');
-    await removeMatching(context, sql`"channelName" = ${channelName}`);
+    await deletePresences(context, sql`"channelName" = ${channelName}`);
   }
 
   async function update(channelName: string, metadata: PresenceMetadata, options: UpdateOptions = {}): Promise<number> {

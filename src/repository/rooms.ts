@@ -1,10 +1,10 @@
-import { driverErrorKind, type Database, type Transaction } from '../database/client.js';
-import { list, sql } from '../database/sql.js';
+import { driverErrorKind, type Transaction } from '../database/client.js';
+import { anyOf, fragment, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
 import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
 import { presenceStats, type PresenceStats } from './stats.js';
-import { deleteLocked, lockRooms, needsDetail, prunedByRoom, publish, recordChanges, recordUpdates, removeMatching } from './changes.js';
+import { deletePresences, deleteWith, lockRooms, needsDetail, publish, recordChanges, recordUpdates, type Change, type Entry, type Update } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** The Django `Room.objects` manager: who is in which room. */
@@ -51,7 +51,7 @@ export interface AddOptions {
   metadata?: PresenceMetadata;
 }
 
-/** How many times `add` re-creates a room that another process pruned under it. */
+/** How many times `add` starts over after a failure its retry can mend (a safety net: see `join`). */
 const ADD_ATTEMPTS = 5;
 
 export function createRoomsRepository(context: RepositoryContext): RoomsRepository {
@@ -62,6 +62,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     assertChannelName(userChannelName, 'userChannelName');
     if (typeof options !== 'object' || options === null) throw new PresenceError('INVALID_ARGUMENT', 'add options must be an object');
     const joining: Joining = {
+      roomName: roomChannelName,
       channelName: userChannelName,
       userId: normalizeUserId(userId),
       metadata: options.metadata === undefined ? undefined : serializeMetadata(options.metadata, context.maxMetadataBytes),
@@ -70,83 +71,92 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     await context.server?.ensureRegistered();
     context.departures?.cancel(userChannelName); // back within the grace period: it stays
     for (let attempt = 1; ; attempt++) {
-      const room = context.roomIds.get(roomChannelName) ?? (await ensureRoom(roomChannelName));
+      const known = context.roomIds.get(roomChannelName);
       try {
-        await (needsDetail(context) || (joining.metadata !== undefined && events.has('updated')) ? addRecorded(room, joining) : addPlain(room, joining));
+        // A known room on PostgreSQL is one statement, unless reporting needs the room's lock.
+        const alone = known !== undefined && db.dialect === 'postgresql' && !needsDetail(context);
+        const { room, entries } = alone ? await join(db, joining, known) : await db.transaction((tx) => join(tx, joining, known));
+        context.roomIds.set(room);
+        publish(context, entries);
         return room;
       } catch (error) {
-        // The room was pruned between finding it and joining it: make it again.
+        // The known room was pruned meanwhile: the next attempt finds or makes it, holding it.
         if (driverErrorKind(error) !== 'ForeignKeyConstraintViolation' || attempt >= ADD_ATTEMPTS) throw error;
         context.roomIds.forget(roomChannelName);
       }
     }
   }
 
-  async function ensureRoom(channelName: string): Promise<Room> {
-    // DO UPDATE (not DO NOTHING) so that RETURNING yields the row when it already exists.
-    const [row] = await db.query<{ id: number | bigint; channelName: string }>(sql`
-      INSERT INTO "Room" ("channelName") VALUES (${channelName})
-      ON CONFLICT ("channelName") DO UPDATE SET "channelName" = excluded."channelName"
-      RETURNING "id", "channelName"`);
-    if (!row) throw new PresenceError('DATABASE_UNAVAILABLE', `Creating room "${channelName}" returned no row`);
-    const room = { id: Number(row.id), channelName: row.channelName };
-    context.roomIds.set(room);
-    return room;
+  /**
+   * Puts the connection in the room and returns what to publish. Without a known room
+   * it runs in a transaction that holds the room from finding (or creating) it to
+   * the insert, so a concurrent pruneRooms cannot delete it in between.
+   */
+  async function join(runner: Transaction, joining: Joining, known: Room | undefined): Promise<{ room: Room; entries: Entry[] }> {
+    const room = known ?? (await holdRoom(runner, joining.roomName));
+    const detail = needsDetail(context);
+    if (detail) await lockRooms(context, runner, [room.id]);
+    const { presence, previous } = await upsertPresence(runner, room, joining);
+    const changes: Change[] = [];
+    if (previous === undefined || previous.userId !== presence.userId) {
+      changes.push({ room, added: presence, removed: previous ?? null, bulkChange: false, pruned: [] });
+    }
+    const updates: Update[] = previous !== undefined && joining.metadata !== undefined ? [{ room, presence }] : [];
+    if (!detail) return { room, entries: [...changes, ...updates] };
+    return { room, entries: [...(await recordChanges(context, runner, changes)), ...(await recordUpdates(context, runner, updates))] };
   }
 
-  async function addPlain(room: Room, joining: Joining): Promise<void> {
-    const { presence, created } = await upsertPresence(db, room, joining);
-    if (created) publish(context, [{ room, added: presence, removed: null, bulkChange: false, pruned: [] }]);
+  /**
+   * Finds or creates the room inside the caller's transaction and keeps it from being
+   * deleted until that ends (on PostgreSQL a KEY SHARE lock; on SQLite the transaction
+   * holds the write lock). A room that exists costs no id.
+   */
+  async function holdRoom(tx: Transaction, channelName: string): Promise<Room> {
+    const hold = db.dialect === 'postgresql' ? sql` FOR KEY SHARE` : sql``;
+    for (let attempt = 1; attempt <= ADD_ATTEMPTS; attempt++) {
+      const [found] = await tx.query<{ id: number | bigint }>(sql`SELECT "id" FROM "Room" WHERE "channelName" = ${channelName}${hold}`);
+      if (found) return { id: Number(found.id), channelName };
+      // DO NOTHING when another transaction creates it meanwhile: the next SELECT sees it.
+      const [created] = await tx.query<{ id: number | bigint }>(sql`
+        INSERT INTO "Room" ("channelName") VALUES (${channelName}) ON CONFLICT ("channelName") DO NOTHING RETURNING "id"`);
+      if (created) return { id: Number(created.id), channelName };
+    }
+    throw new PresenceError('DATABASE_UNAVAILABLE', `Creating room "${channelName}" kept racing concurrent prunes`);
   }
 
-  async function addRecorded(room: Room, joining: Joining): Promise<void> {
-    const recorded = await db.transaction(async (tx) => {
-      await lockRooms(context, tx, [room.id]);
-      const { presence, created } = await upsertPresence(tx, room, joining);
-      if (created) return recordChanges(context, tx, [{ room, added: presence, removed: null, bulkChange: false, pruned: [] }]);
-      return joining.metadata === undefined ? [] : recordUpdates(context, tx, [{ room, presence }]);
-    });
-    publish(context, recorded);
-  }
-
-  /** Inserts the presence, or refreshes it (user, lastSeen, server, and metadata when given). */
-  async function upsertPresence(db: Database | Transaction, room: Room, joining: Joining) {
+  /**
+   * Inserts the presence, or refreshes it (user, lastSeen, server, and metadata when
+   * given), and returns it with the row it replaced (undefined for a new presence).
+   */
+  async function upsertPresence(runner: Transaction, room: Room, joining: Joining): Promise<{ presence: Presence; previous: Presence | undefined }> {
     const { channelName, userId, metadata, serverId } = joining;
     const lastSeen = context.now();
     const keepOrReplace = metadata === undefined ? sql`` : sql`, "metadata" = ${metadata}`;
-    if (context.db.dialect === 'postgresql') {
-      // xmax is 0 only on a freshly inserted row version: it tells insert from update.
-      const [row] = await db.query<PresenceRow & { created: boolean }>(sql`
-        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen", "metadata", "serverId")
-        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen}, ${metadata ?? null}, ${serverId})
-        ON CONFLICT ("roomId", "channelName") DO UPDATE
-        SET "userId" = excluded."userId", "lastSeen" = excluded."lastSeen", "serverId" = excluded."serverId"${keepOrReplace}
-        RETURNING ${PRESENCE_COLUMNS}, (xmax = 0) AS "created"`);
-      return { presence: toPresence(row!), created: row!.created };
+    const upsert = sql`
+      INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen", "metadata", "serverId")
+      VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen}, ${metadata ?? null}, ${serverId})
+      ON CONFLICT ("roomId", "channelName") DO UPDATE
+      SET "userId" = excluded."userId", "lastSeen" = excluded."lastSeen", "serverId" = excluded."serverId"${keepOrReplace}
+      RETURNING ${PRESENCE_COLUMNS}`;
+    const before = sql`SELECT ${PRESENCE_COLUMNS} FROM "Presence" WHERE "roomId" = ${room.id} AND "channelName" = ${channelName}`;
+    if (db.dialect === 'postgresql') {
+      // One statement: the row as it was (the statement's snapshot) and as it is now.
+      const [row] = await runner.query<PresenceRow & Record<string, unknown>>(sql`
+        WITH previous AS (${before}), upserted AS (${upsert})
+        SELECT upserted.*, ${PREVIOUS_COLUMNS} FROM upserted LEFT JOIN previous ON true`);
+      const previous = row!.previous_id === null ? undefined : toPresence(unprefixed(row!));
+      return { presence: toPresence(row!), previous };
     }
-    for (let attempt = 1; ; attempt++) {
-      const [inserted] = await db.query<PresenceRow>(sql`
-        INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen", "metadata", "serverId")
-        VALUES (${room.id}, ${channelName}, ${userId}, ${lastSeen}, ${metadata ?? null}, ${serverId})
-        ON CONFLICT ("roomId", "channelName") DO NOTHING
-        RETURNING ${PRESENCE_COLUMNS}`);
-      if (inserted) return { presence: toPresence(inserted), created: true };
-      const [updated] = await db.query<PresenceRow>(sql`
-        UPDATE "Presence" SET "userId" = ${userId}, "lastSeen" = ${lastSeen}, "serverId" = ${serverId}${keepOrReplace}
-        WHERE "roomId" = ${room.id} AND "channelName" = ${channelName}
-        RETURNING ${PRESENCE_COLUMNS}`);
-      if (updated) return { presence: toPresence(updated), created: false };
-      // Removed by someone else between the two statements: insert it again, a few times at most.
-      if (attempt >= ADD_ATTEMPTS) {
-        throw new PresenceError('DATABASE_UNAVAILABLE', `Joining room "${room.channelName}" kept racing concurrent removals`);
-      }
-    }
+    // SQLite: the transaction holds the write lock, so nothing changes between the two.
+    const [previous] = await runner.query<PresenceRow>(before);
+    const [row] = await runner.query<PresenceRow>(upsert);
+    return { presence: toPresence(row!), previous: previous && toPresence(previous) };
   }
 
   async function remove(roomChannelName: string, userChannelName: string): Promise<void> {
     assertChannelName(roomChannelName, 'roomChannelName');
     assertChannelName(userChannelName, 'userChannelName');
-    await removeMatching(context, sql`"channelName" = ${userChannelName} AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})`);
+    await deletePresences(context, sql`"channelName" = ${userChannelName} AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${roomChannelName})`);
   }
 
   async function getUsers(roomChannelName: string): Promise<string[]> {
@@ -181,41 +191,25 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     await context.touches.flush();
     const now = context.now();
     const staleSince = sql`"lastSeen" < ${new Date(now.getTime() - seconds * 1000)}`;
-    // Also every presence of a registered server whose liveness expired. Asked apart
-    // because the OR would keep the common case (no dead server) off the lastSeen index.
-    const deadServers = await db.query<{ id: string }>(sql`SELECT "id" FROM "PresenceServer" WHERE "expiresAt" < ${now}`);
-    const stale = deadServers.length === 0 ? staleSince : sql`(${staleSince} OR "serverId" IN (${list(deadServers.map((row) => row.id))}))`;
-    if (context.sharing.enabled) await pruneSharedLog(now);
-    if (needsDetail(context)) {
-      const { changes, count } = await db.transaction(async (tx) => {
-        const rows = await deleteLocked(context, tx, stale);
-        return { changes: await recordChanges(context, tx, prunedByRoom(rows)), count: rows.length };
-      });
-      publish(context, changes);
-      await forgetDeadServers(deadServers.map((row) => row.id));
-      return count;
-    }
-    if (!events.has('changed')) {
-      const count = await db.execute(sql`DELETE FROM "Presence" WHERE ${stale}`);
-      await forgetDeadServers(deadServers.map((row) => row.id));
-      return count;
-    }
-    const rows = await db.query<PresenceRow>(sql`
-      DELETE FROM "Presence" WHERE ${stale}
-      RETURNING ${PRESENCE_COLUMNS}, (SELECT r."channelName" FROM "Room" r WHERE r."id" = "Presence"."roomId") AS "roomName"`);
-    publish(context, prunedByRoom(rows));
-    await forgetDeadServers(deadServers.map((row) => row.id));
-    return rows.length;
+    const { count, entries } = await db.transaction(async (tx) => {
+      // Servers whose liveness expired, locked so that one writing its liveness now
+      // waits for this prune, or is not dead to it: never half reaped.
+      const lock = db.dialect === 'postgresql' ? sql` FOR UPDATE` : sql``;
+      const dead = (await tx.query<{ id: string }>(sql`SELECT "id" FROM "PresenceServer" WHERE "expiresAt" < ${now}${lock}`)).map((row) => row.id);
+      // Asked apart because an OR with the server ids would keep the common case off the lastSeen index.
+      const stale = dead.length === 0 ? staleSince : sql`(${staleSince} OR "serverId" ${anyOf(dead, 'text')})`;
+      const deleted = await deleteWith(context, tx, stale, 'pruned');
+      if (dead.length > 0) await tx.execute(sql`DELETE FROM "PresenceServer" WHERE "id" ${anyOf(dead, 'text')}`);
+      await trimLog(tx, now);
+      return deleted;
+    });
+    publish(context, entries);
+    return count;
   }
 
-  /** Drops the liveness rows of dead servers, whose presences the prune just removed. */
-  async function forgetDeadServers(ids: string[]): Promise<void> {
-    if (ids.length > 0) await db.execute(sql`DELETE FROM "PresenceServer" WHERE "id" IN (${list(ids)})`);
-  }
-
-  /** Keeps the shared log bounded: entries older than the retention go with each prune. */
-  function pruneSharedLog(now: Date): Promise<number> {
-    return db.execute(sql`DELETE FROM "PresenceEvent" WHERE "createdAt" < ${new Date(now.getTime() - context.sharing.retention * 1000)}`);
+  /** Keeps the shared log bounded: entries older than the retention go with each prune, whoever shares events. */
+  function trimLog(tx: Transaction, now: Date): Promise<number> {
+    return tx.execute(sql`DELETE FROM "PresenceEvent" WHERE "createdAt" < ${new Date(now.getTime() - context.sharing.retention * 1000)}`);
   }
 
   async function pruneRooms(): Promise<number> {
@@ -275,13 +269,13 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
    */
   function pruneRoomsLocking(): Promise<number> {
     return db.transaction(async (tx) => {
-      const empty = await tx.query<{ id: number }>(sql`
+      const empty = await tx.query<{ id: number | bigint }>(sql`
         SELECT "id" FROM "Room" r WHERE NOT EXISTS (SELECT 1 FROM "Presence" p WHERE p."roomId" = r."id")
         FOR UPDATE SKIP LOCKED`);
       if (empty.length === 0) return 0;
       return tx.execute(sql`
         DELETE FROM "Room" r
-        WHERE r."id" = ANY(${empty.map((row) => Number(row.id))}::int[])
+        WHERE r."id" ${anyOf(empty.map((row) => Number(row.id)), 'bigint')}
           AND NOT EXISTS (SELECT 1 FROM "Presence" p WHERE p."roomId" = r."id")`);
     });
   }
@@ -293,9 +287,19 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
 
 /** A connection about to be added, its inputs checked and serialized. */
 interface Joining {
+  roomName: string;
   channelName: string;
   userId: string | null;
   /** JSON text, or undefined to keep what is stored. */
   metadata: string | undefined;
   serverId: string | null;
+}
+
+/** The previous row's columns, prefixed, from the CTE `previous`. */
+const PREVIOUS_COLUMNS = fragment(
+  ['id', 'roomId', 'channelName', 'userId', 'lastSeen', 'metadata', 'serverId'].map((column) => `previous."${column}" AS "previous_${column}"`).join(', '),
+);
+
+function unprefixed(row: Record<string, unknown>): PresenceRow {
+  return Object.fromEntries(Object.entries(row).flatMap(([key, value]) => (key.startsWith('previous_') ? [[key.slice('previous_'.length), value]] : []))) as unknown as PresenceRow;
 }

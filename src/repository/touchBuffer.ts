@@ -22,6 +22,7 @@ export class TouchBuffer {
   private batchStart = new Date(0);
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(
     private readonly context: Pick<RepositoryContext, 'db' | 'events' | 'now'>,
@@ -35,7 +36,7 @@ export class TouchBuffer {
     if (this.pending.size > 0 && now.getTime() - this.batchStart.getTime() >= this.intervalMs) void this.flush();
     if (this.pending.size === 0) this.batchStart = now;
     this.pending.add(channelName);
-    if (this.intervalMs === 0 || this.pending.size >= MAX_PENDING) return this.flush();
+    if (this.intervalMs === 0 || this.pending.size >= MAX_PENDING || this.stopped) return this.flush();
     this.timer ??= setTimeout(() => void this.flush(), this.intervalMs).unref();
     return undefined;
   }
@@ -49,8 +50,28 @@ export class TouchBuffer {
     this.pending = new Set();
     // Writes run one after another, so a later flush never lands before an earlier one.
     const write = this.writing.then(() => this.write(channels, lastSeen));
-    this.writing = write.catch((error: unknown) => this.context.events.report(error, 'writing buffered touches'));
+    this.writing = write.catch((error: unknown) => {
+      this.putBack(channels, lastSeen);
+      this.context.events.report(error, 'writing buffered touches');
+    });
     return write;
+  }
+
+  /** Stops writing on its own: after this, touches are written only by `flush()`. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /**
+   * A failed write's channels wait for the next flush, so that a live connection is
+   * never pruned because one write failed. Their batch keeps its earlier time.
+   */
+  private putBack(channels: string[], lastSeen: Date): void {
+    if (this.pending.size === 0 || lastSeen < this.batchStart) this.batchStart = lastSeen;
+    for (const channel of channels) this.pending.add(channel);
+    if (!this.stopped) this.timer ??= setTimeout(() => void this.flush(), Math.max(this.intervalMs, 100)).unref();
   }
 
   private async write(channels: string[], lastSeen: Date): Promise<void> {

@@ -43,14 +43,18 @@ const SERVER_SETTINGS = [
   'fsync=off',
   'synchronous_commit=off',
   'full_page_writes=off',
-  'max_connections=200',
 ];
 
 const liveServers = new Set<{ stopSync(): void }>();
 let exitHookInstalled = false;
 
-/** Starts a fresh PostgreSQL server on a free local port; rejects with the server log tail if it fails. */
-export async function startPostgresServer(): Promise<PostgresServer> {
+/**
+ * Starts a fresh PostgreSQL server on a free local port; rejects with the server log tail
+ * if it fails. `maxConnections` defaults to 200 for the suite's many pools; PostgreSQL's
+ * own default (100) also sizes its lock table as a default installation's.
+ */
+export async function startPostgresServer(options: { maxConnections?: number } = {}): Promise<PostgresServer> {
+  const settings = [...SERVER_SETTINGS, `max_connections=${options.maxConnections ?? 200}`];
   const binDir = await findBinDir();
   const runner = await makeRunner();
   const baseDir = await mkdtemp(path.join(os.tmpdir(), 'pgtest-'));
@@ -106,7 +110,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     // The port is chosen just before binding, so another process can grab it in between: retry.
     for (let attempt = 1; ; attempt++) {
       const port = await findFreePort();
-      const opts = [...SERVER_SETTINGS.map((s) => `-c ${s}`), `-p ${port}`, `-k ${baseDir}`].join(' ');
+      const opts = [...settings.map((s) => `-c ${s}`), `-p ${port}`, `-k ${baseDir}`].join(' ');
       try {
         await runner.run(pgCtl, ['start', '-D', dataDir, '-w', '-t', '60', '-l', logFile, '-o', opts], baseDir, 90_000);
         started = true;

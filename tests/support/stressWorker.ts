@@ -16,6 +16,8 @@ export interface WorkerConfig {
   operations: number;
   rooms: number;
   channels: number;
+  /** What the writer listens to beyond `changed`: per-user events, or shared events too. */
+  listens?: 'changed' | 'users' | 'shared';
 }
 
 /** What a writer prints per acknowledged operation. */
@@ -64,11 +66,12 @@ async function writer() {
   const rooms = Array.from({ length: config.rooms }, (_, i) => `room.${i}`);
   const channels = Array.from({ length: config.channels }, (_, i) => `w${config.id}.c${i}`);
   const users = [null, `user.${config.id}.a`, `user.${config.id}.b`, 'user.shared'];
-  const presence = createPresence({ databaseUrl: config.url, maxAge: LIVE_MAX_AGE });
+  const presence = createPresence({ databaseUrl: config.url, maxAge: LIVE_MAX_AGE, shareEvents: config.listens === 'shared' });
   const added: PresenceChangedEvent[] = [];
-  presence.on('changed', (event) => void (event.added && added.push(event)));
+  presence.on('changed', (event) => void (event.added && !event.remote && added.push(event)));
+  if (config.listens === 'users' || config.listens === 'shared') presence.on('userJoined', () => {});
   const reader = await openReader(config.url);
-  const present = new Set<string>(); // room|channel this writer has acknowledged as present
+  const present = new Map<string, string | null>(); // room|channel this writer has acknowledged as present, with its user
   const failures: string[] = [];
 
   for (let i = 0; i < config.operations; i++) {
@@ -84,9 +87,9 @@ async function writer() {
       await presence.rooms.add(room, channel, user);
       const rows = await reader.find(room, channel);
       if (rows.length !== 1 || rows[0]!.userId !== user) failures.push(`add ${key} as ${user} not visible after ack: ${JSON.stringify(rows)}`);
-      const expectedEvents = present.has(key) ? 0 : 1;
+      const expectedEvents = present.has(key) && present.get(key) === user ? 0 : 1;
       if (added.length - eventsBefore !== expectedEvents) failures.push(`add ${key} emitted ${added.length - eventsBefore} added events, expected ${expectedEvents}`);
-      present.add(key);
+      present.set(key, user);
       ack = { op: 'add', room, channel, user };
     } else if (roll < 0.7) {
       const room = pick(rooms);
