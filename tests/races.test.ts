@@ -46,6 +46,28 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
     await presence.close();
   });
 
+  it('a server that writes its liveness while a prune would reap it keeps its row and its presences', async () => {
+    const presence = createPresence({ databaseUrl: database.url });
+    const [past, future] = ['2020-01-01T00:00:00.000+00:00', '2099-01-01T00:00:00.000+00:00'];
+    await database.db.rows('DELETE FROM "PresenceServer"');
+    await database.db.rows(
+      `INSERT INTO "PresenceServer" ("id", "hostname", "pid", "startedAt", "lastSeen", "expiresAt") VALUES ('srv', 'h', 1, ?, ?, ?)`,
+      past,
+      past,
+      past,
+    );
+    await presence.rooms.add('lobby', 'chan.1');
+    await database.db.rows(`UPDATE "Presence" SET "serverId" = 'srv'`);
+    const commit = await holdTransaction(database.url, [`UPDATE "PresenceServer" SET "lastSeen" = '${future}', "expiresAt" = '${future}' WHERE "id" = 'srv'`]);
+    const pruning = presence.rooms.prunePresences();
+    await sleep(300);
+    await commit();
+    expect(await pruning).toBe(0);
+    expect(await snapshot(database.db)).toEqual(['lobby/chan.1=-']);
+    expect(await database.db.rows('SELECT "id" FROM "PresenceServer"')).toEqual([{ id: 'srv' }]);
+    await presence.close();
+  });
+
   if (engine === 'postgresql') {
     it('pruneRooms keeps the locks when the foreign key cascades (an application schema from an older models.prisma)', async () => {
       const url = await migratedDatabase(engine);

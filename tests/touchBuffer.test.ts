@@ -79,6 +79,19 @@ describe.each(testEngines())('buffered touches on %s', (engine) => {
     expect(await presence.rooms.getAnonymousCount('lobby')).toBe(1);
   });
 
+  it('a flush that fails keeps its touches for the next flush', async () => {
+    const errors: Error[] = [];
+    presence.on('error', (error) => void errors.push(error));
+    clock.advance(30);
+    await presence.touchPresence(() => undefined)('chan.1', 'hello');
+    await database.db.rows('ALTER TABLE "Presence" RENAME TO "PresenceAway"');
+    await expect(presence.presences.flush()).rejects.toMatchObject({ code: 'MIGRATION_REQUIRED' });
+    await database.db.rows('ALTER TABLE "PresenceAway" RENAME TO "Presence"');
+    await presence.presences.flush();
+    expect(await lastSeen()).toBe(clock.now().toISOString());
+    expect(errors).toHaveLength(1);
+  });
+
   it('close() writes what is buffered', async () => {
     const onMessage = presence.touchPresence(() => {});
     clock.advance(5);

@@ -2,7 +2,7 @@
 // the shipped presence models, generated like an application would, and its tables
 // created from the SQL Prisma's engine derives for that schema.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -13,7 +13,7 @@ const fixture = (engine: Engine) => join('tests', 'fixtures', `app-${engine}`);
 
 export async function generateAppClient(): Promise<void> {
   for (const engine of ['sqlite', 'postgresql'] as const) {
-    copyFileSync(join('prisma', 'models.prisma'), join(fixture(engine), 'presence.prisma'));
+    writeFileSync(join(fixture(engine), 'presence.prisma'), readFileSync(join('prisma', engine, 'models.prisma')));
     execFileSync('npx', ['prisma', 'generate', '--schema', fixture(engine)], {
       stdio: 'ignore',
       env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: 'scripts/schema-engine-stub.sh' },
