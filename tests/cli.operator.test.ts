@@ -54,6 +54,25 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
     });
   });
 
+  describe('--dry-run with a dead server', () => {
+    it('counts the fresh presences of a server whose liveness expired, as the real run removes them', async () => {
+      const past = '2020-01-01T00:00:00.000+00:00';
+      await database.db.rows('DELETE FROM "PresenceServer"');
+      await database.db.rows(
+        `INSERT INTO "PresenceServer" ("id", "hostname", "pid", "startedAt", "lastSeen", "expiresAt") VALUES ('dead', 'h', 1, ?, ?, ?)`,
+        past,
+        past,
+        past,
+      );
+      await database.db.rows(`UPDATE "Presence" SET "serverId" = 'dead' WHERE "channelName" = 'chan.new'`);
+      const dry = json((await cli('prune-presence', '--dry-run', '--json', '--database-url', database.url)).out);
+      const real = json((await cli('prune-presence', '--json', '--database-url', database.url)).out);
+      expect({ presences: dry.presences, rooms: dry.rooms }).toEqual({ presences: 4, rooms: 2 });
+      expect({ presences: real.presences, rooms: real.rooms }).toEqual({ presences: 4, rooms: 2 });
+      await database.db.rows('DELETE FROM "PresenceServer"');
+    });
+  });
+
   describe('--json', () => {
     it.each([
       [['prune-presence'], { command: 'prune-presence', dryRun: false, presences: 3, rooms: 2, maxAge: 60 }],

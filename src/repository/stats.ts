@@ -11,7 +11,7 @@ export interface PresenceCounts {
   users: number;
   /** Presences without a user. */
   anonymous: number;
-  /** Presences not seen for the max age: what prunePresences would remove now. */
+  /** What prunePresences would remove now: presences not seen for the max age, and those of servers whose liveness expired. */
   stale: number;
 }
 
@@ -66,13 +66,14 @@ export async function presenceStats(context: RepositoryContext, names?: readonly
   const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
   // Count as prunePresences would decide: buffered touches first.
   await context.touches.flush();
-  const cutoff = new Date(context.now().getTime() - seconds * 1000);
+  const now = context.now();
+  const cutoff = new Date(now.getTime() - seconds * 1000);
   const filter = names === undefined ? sql`` : sql`WHERE r."channelName" IN (${list(names.length > 0 ? names : [''])})`;
   const counts = (room: Sql) => sql`
     SELECT ${room} AS "room", count(DISTINCT r."id") AS "rooms", count(p."id") AS "presences",
       count(DISTINCT p."userId") AS "users",
       sum(CASE WHEN p."id" IS NOT NULL AND p."userId" IS NULL THEN 1 ELSE 0 END) AS "anonymous",
-      sum(CASE WHEN p."lastSeen" < ${cutoff} THEN 1 ELSE 0 END) AS "stale"
+      sum(CASE WHEN p."lastSeen" < ${cutoff} OR p."serverId" IN (SELECT s."id" FROM "PresenceServer" s WHERE s."expiresAt" < ${now}) THEN 1 ELSE 0 END) AS "stale"
     FROM "Room" r LEFT JOIN "Presence" p ON p."roomId" = r."id" ${filter}`;
   const rows = await context.db.query<CountsRow>(sql`
     ${counts(sql`r."channelName"`)} GROUP BY r."channelName"

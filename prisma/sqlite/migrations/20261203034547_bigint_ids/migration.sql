@@ -1,0 +1,3 @@
+-- Room and Presence ids are 64-bit on every provider. SQLite's INTEGER primary keys
+-- are 64-bit already: nothing to change here.
+SELECT 1;
