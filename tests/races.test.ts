@@ -5,6 +5,14 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { Database } from '../src/database/client.ts';
+import { clientConnection } from '../src/database/connections.ts';
+import { openConnection } from '../src/database/open.ts';
+import { sql } from '../src/database/sql.ts';
+import { parseDatabaseUrl } from '../src/database/url.ts';
+import { PrismaClient } from '../src/generated/postgresql/client.ts';
 import { createPresence } from '../src/index.ts';
 import { inspect, migratedDatabase, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
@@ -67,6 +75,38 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
     expect(await database.db.rows('SELECT "id" FROM "PresenceServer"')).toEqual([{ id: 'srv' }]);
     await presence.close();
   });
+
+  if (engine === 'postgresql') {
+    it.each(['its own connection', 'an application PrismaClient'])('a deadlock is retried as a whole transaction, through %s', async (via) => {
+      await database.db.rows(`INSERT INTO "Room" ("channelName") VALUES ('a'), ('b')`);
+      const client = via === 'its own connection' ? undefined : new PrismaClient({ adapter: new PrismaPg({ connectionString: database.url }) });
+      const db = new Database(client ? clientConnection(client) : openConnection(parseDatabaseUrl(database.url)), 'postgresql');
+      const other = new pg.Client({ connectionString: database.url });
+      await other.connect();
+      await other.query(`SET deadlock_timeout = '10s'`); // so that the library's transaction is the one PostgreSQL aborts
+      await other.query('BEGIN');
+      await other.query(`UPDATE "Room" SET "channelName" = 'b' WHERE "channelName" = 'b'`);
+      const touch = (room: string) => sql`UPDATE "Room" SET "channelName" = ${room} WHERE "channelName" = ${room}`;
+      let attempts = 0;
+      let holdsA!: () => void;
+      const aHeld = new Promise<void>((resolve) => (holdsA = resolve));
+      const work = db.transaction(async (tx) => {
+        attempts++;
+        await tx.execute(touch('a'));
+        holdsA();
+        await tx.execute(touch('b'));
+      });
+      await aHeld;
+      await sleep(100);
+      const otherDone = other.query(`UPDATE "Room" SET "channelName" = 'a' WHERE "channelName" = 'a'`).then(() => other.query('COMMIT'));
+      await work;
+      await otherDone;
+      expect(attempts).toBe(2);
+      await other.end();
+      await db.close();
+      await client?.$disconnect();
+    });
+  }
 
   if (engine === 'postgresql') {
     it('pruneRooms keeps the locks when the foreign key cascades (an application schema from an older models.prisma)', async () => {
