@@ -9,6 +9,7 @@ import { resolveOptions, type PresenceOptions } from './options.js';
 import { Pruner, type PruningOptions } from './pruner.js';
 import { publish } from './repository/changes.js';
 import { EventFeed } from './sharing/feed.js';
+import { CallBoundary } from './calls.js';
 import { Departures } from './repository/departures.js';
 import { leaveAsServer, ServerLiveness } from './repository/liveness.js';
 import { RoomCache, type RepositoryContext } from './repository/context.js';
@@ -53,8 +54,9 @@ export interface PresenceTracker {
    */
   startPruning(options?: PruningOptions): () => Promise<void>;
   /**
-   * Stops the pruner, waits for async `changed` listeners still running, then stops the
-   * tracker and disconnects the database if the tracker opened it. Safe to call twice.
+   * Refuses new calls (they reject with CLOSED), waits for the calls in flight, stops the
+   * pruner, runs pending departures, waits for async listeners still running, then
+   * disconnects the database if the tracker opened it. A second call returns the same promise.
    */
   close(): Promise<void>;
 }
@@ -75,6 +77,8 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
   context.departures = new Departures(leaveGrace, events, presences.leaveAll);
+  const calls = new CallBoundary();
+  let closing: Promise<void> | undefined;
   let pruner: Pruner | undefined;
   const feed = shareEvents
     ? new EventFeed({
@@ -90,8 +94,8 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     : undefined;
 
   const tracker: PresenceTracker = {
-    rooms,
-    presences,
+    rooms: calls.wrap(rooms),
+    presences: calls.wrap(presences),
     maxAge,
     sharesEvents: shareEvents,
     on(event, listener) {
@@ -103,9 +107,16 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
       events.off(event, listener);
       return tracker;
     },
-    touchPresence: (handler) => wrapTouch(touches, handler),
-    removePresence: (handler) => wrapRemove(presences, handler),
+    touchPresence: (handler) => {
+      const touch = wrapTouch(touches, handler);
+      return (...args) => calls.run(() => touch(...args));
+    },
+    removePresence: (handler) => {
+      const remove = wrapRemove(presences, handler);
+      return (...args) => calls.run(() => remove(...args));
+    },
     startPruning(options) {
+      calls.assertOpen();
       if (pruner) throw new PresenceError('INVALID_ARGUMENT', 'startPruning was already called: stop that pruner first');
       const running = new Pruner(rooms, events, maxAge, options);
       pruner = running;
@@ -114,18 +125,26 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
         if (pruner === running) pruner = undefined;
       };
     },
-    async close() {
-      await pruner?.stop();
-      await context.departures?.flush();
-      if (server?.stop()) await leaveAsServer(context, server.id).catch((error: unknown) => events.report(error, 'removing this server'));
-      await feed?.stop();
-      touches.stop();
-      await touches.flush().catch(() => {}); // a failure was already reported as an error event
-      // Async `changed` listeners often query presence: let them finish first.
-      await events.settle();
-      await db.close();
+    close() {
+      closing ??= shutDown();
+      return closing;
     },
   };
+
+  /** Refuses new calls, lets those in flight finish, runs what is pending, then lets go of the database. */
+  async function shutDown(): Promise<void> {
+    calls.close();
+    await pruner?.stop();
+    await calls.drain();
+    await context.departures?.flush();
+    if (server?.stop()) await leaveAsServer(context, server.id).catch((error: unknown) => events.report(error, 'removing this server'));
+    await feed?.stop();
+    touches.stop();
+    await touches.flush().catch(() => {}); // a failure was already reported as an error event
+    // Async `changed` listeners often query presence: let them finish first.
+    await events.settle();
+    await db.close();
+  }
   return tracker;
 }
 
