@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Database, detectDialect, type PrismaClientLike } from './database/client.js';
+import { Database, detectDialect, type PrismaClientLike, type TableNames } from './database/client.js';
 import { clientConnection, serialized } from './database/connections.js';
 import { openConnection } from './database/open.js';
 import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
@@ -67,8 +67,11 @@ export interface PresenceTracker {
  * age and the clock. Throws PresenceError on invalid options.
  */
 export function createPresence(options?: PresenceOptions): PresenceTracker {
-  const { database, maxAge, now, touchInterval, shareEvents, eventRetention, maxMetadataBytes, liveness, leaveGrace } = resolveOptions(options);
-  const db = database.kind === 'client' ? clientDatabase(database.client) : new Database(openConnection(database.location, database.pool), database.location.dialect);
+  const { database, maxAge, now, touchInterval, shareEvents, eventRetention, maxMetadataBytes, liveness, leaveGrace, tables } = resolveOptions(options);
+  const db =
+    database.kind === 'client'
+      ? clientDatabase(database.client, tables)
+      : new Database(openConnection(database.location, database.pool), database.location.dialect, tables);
   const events = new PresenceEvents();
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
   const sharing = { enabled: shareEvents, origin: randomUUID(), retention: eventRetention };
@@ -149,8 +152,8 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
 }
 
 /** An application's PrismaClient; on SQLite, prisma-presence's statements through it run one at a time (see `serialized`). */
-function clientDatabase(client: PrismaClientLike): Database {
+function clientDatabase(client: PrismaClientLike, tables: TableNames): Database {
   const dialect = detectDialect(client);
   const connection = clientConnection(client);
-  return new Database(dialect === 'sqlite' ? serialized(connection) : connection, dialect);
+  return new Database(dialect === 'sqlite' ? serialized(connection) : connection, dialect, tables);
 }

@@ -1,4 +1,4 @@
-import type { PrismaClientLike } from './database/client.js';
+import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database/client.js';
 import type { PoolOptions } from './database/open.js';
 import { parseDatabaseUrl, type DatabaseLocation } from './database/url.js';
 import { PresenceError } from './errors.js';
@@ -51,6 +51,14 @@ export interface PresenceOptions {
    * never appears to leave and join again. Default: 0 (at once).
    */
   leaveGrace?: number;
+  /**
+   * Where the presence tables are when your own schema renamed them: the table name per
+   * shipped model (e.g. `{ Room: 'presence_room' }`, for a pasted model with
+   * `@@map("presence_room")`), and `schema` for a PostgreSQL schema other than the search
+   * path's. Default: env `PRESENCE_TABLES` (`Room=presence_room,Presence=presence_entry`)
+   * and `PRESENCE_SCHEMA`, else the shipped names.
+   */
+  tables?: TableNames;
 }
 
 export interface LivenessOptions {
@@ -77,6 +85,7 @@ export interface ResolvedOptions {
   /** Seconds, or undefined when the process does not register itself. */
   liveness: { interval: number; timeout: number } | undefined;
   leaveGrace: number;
+  tables: TableNames;
 }
 
 export const DEFAULT_MAX_METADATA_BYTES = 8192;
@@ -114,6 +123,7 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
     maxMetadataBytes: resolveMetadataLimit(options.maxMetadataBytes),
     liveness: resolveLiveness(options.liveness),
     leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseMaxAge(options.leaveGrace, 'leaveGrace'),
+    tables: resolveTables(options.tables, env),
   };
   if (prisma !== undefined) {
     if (databaseUrl !== undefined) {
@@ -172,6 +182,38 @@ export function resolveShareEvents(explicit: unknown, env: Environment = process
   if (fromEnv === undefined || fromEnv === '0' || fromEnv === 'false') return false;
   if (fromEnv === '1' || fromEnv === 'true') return true;
   throw new PresenceError('INVALID_ARGUMENT', `PRESENCE_SHARE_EVENTS must be 1, true, 0 or false, got ${JSON.stringify(env.PRESENCE_SHARE_EVENTS)}`);
+}
+
+/** Table names from the option, else PRESENCE_TABLES and PRESENCE_SCHEMA; each a plain SQL identifier. */
+export function resolveTables(explicit: unknown, env: Environment = process.env): TableNames {
+  if (explicit !== undefined && (typeof explicit !== 'object' || explicit === null)) {
+    throw new PresenceError('INVALID_ARGUMENT', `tables must be an object like { Room: 'presence_room' }, got ${String(explicit)}`);
+  }
+  const tables: Record<string, unknown> = explicit === undefined ? tablesFromEnv(env) : { ...explicit };
+  for (const [key, name] of Object.entries(tables)) {
+    if (key !== 'schema' && !(TABLE_MODELS as readonly string[]).includes(key)) {
+      throw new PresenceError('INVALID_ARGUMENT', `tables has no model ${JSON.stringify(key)}: use ${TABLE_MODELS.join(', ')} or schema`);
+    }
+    if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) {
+      throw new PresenceError('INVALID_ARGUMENT', `tables.${key} must be a plain SQL identifier (letters, digits, _), got ${JSON.stringify(name)}`);
+    }
+  }
+  return tables as TableNames;
+}
+
+function tablesFromEnv(env: Environment): Record<string, string> {
+  const pairs = (nonEmpty(env.PRESENCE_TABLES) ?? '').split(',').filter((pair) => pair.trim() !== '');
+  const tables: Record<string, string> = {};
+  for (const pair of pairs) {
+    const [model, name, extra] = pair.split('=').map((part) => part.trim());
+    if (!model || !name || extra !== undefined) {
+      throw new PresenceError('INVALID_ARGUMENT', `PRESENCE_TABLES must look like Room=presence_room,Presence=presence_entry, got ${JSON.stringify(env.PRESENCE_TABLES)}`);
+    }
+    tables[model] = name;
+  }
+  const schema = nonEmpty(env.PRESENCE_SCHEMA)?.trim();
+  if (schema) tables.schema = schema;
+  return tables;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

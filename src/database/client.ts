@@ -31,11 +31,15 @@ const MAX_ATTEMPTS = 6;
  */
 export class Database {
   private closed = false;
+  private readonly rename: (text: string) => string;
 
   constructor(
     private readonly connection: Connection,
     readonly dialect: Dialect,
-  ) {}
+    tables: TableNames = {},
+  ) {
+    this.rename = renamer(tables);
+  }
 
   /** Refuses further statements and closes the connection (an application's client stays open). */
   async close(): Promise<void> {
@@ -46,13 +50,13 @@ export class Database {
 
   /** Runs one statement and returns its rows. */
   query<T>(statement: Sql): Promise<T[]> {
-    const { text, values } = statement.render(this.dialect);
+    const { text, values } = this.render(statement);
     return this.retrying(() => this.connection.query<T>(text, values));
   }
 
   /** Runs one statement and returns how many rows it changed. */
   execute(statement: Sql): Promise<number> {
-    const { text, values } = statement.render(this.dialect);
+    const { text, values } = this.render(statement);
     return this.retrying(() => this.connection.execute(text, values));
   }
 
@@ -62,16 +66,22 @@ export class Database {
       this.connection.transaction((tx) =>
         work({
           query: <R>(statement: Sql) => {
-            const { text, values } = statement.render(this.dialect);
+            const { text, values } = this.render(statement);
             return tx.query<R>(text, values);
           },
           execute: (statement: Sql) => {
-            const { text, values } = statement.render(this.dialect);
+            const { text, values } = this.render(statement);
             return tx.execute(text, values);
           },
         }),
       ),
     );
+  }
+
+  /** The statement's text for the dialect, with the application's table names. */
+  private render(statement: Sql): { text: string; values: unknown[] } {
+    const { text, values } = statement.render(this.dialect);
+    return { text: this.rename(text), values };
   }
 
   private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
@@ -85,6 +95,29 @@ export class Database {
       }
     }
   }
+}
+
+/**
+ * Where the presence tables are, when an application's own schema renamed them (`@@map`)
+ * or keeps them in another PostgreSQL schema. Keys are the shipped model names.
+ */
+export interface TableNames {
+  Room?: string;
+  Presence?: string;
+  PresenceServer?: string;
+  PresenceEvent?: string;
+  /** PostgreSQL schema holding the tables. Default: the connection's search path (usually `public`). */
+  schema?: string;
+}
+
+export const TABLE_MODELS = ['Room', 'Presence', 'PresenceServer', 'PresenceEvent'] as const;
+
+/** Rewrites the shipped table names in statement text (every statement quotes them: `"Room"`). */
+function renamer(tables: TableNames): (text: string) => string {
+  const qualify = (name: string) => (tables.schema ? `"${tables.schema}"."${name}"` : `"${name}"`);
+  const renamed = new Map(TABLE_MODELS.map((model) => [`"${model}"`, qualify(tables[model] ?? model)]));
+  if ([...renamed].every(([from, to]) => from === to)) return (text) => text;
+  return (text) => text.replace(/"(?:Room|Presence|PresenceServer|PresenceEvent)"/g, (quoted) => renamed.get(quoted)!);
 }
 
 /** Jittered exponential backoff: ~10, 20, 40, 80, 160 ms. */
