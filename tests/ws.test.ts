@@ -128,20 +128,23 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     expect(outsider.inbox.received).toEqual([]);
   });
 
-  it('every message touches; "heartbeat" reaches no handler, other messages reach onMessage', async () => {
+  it('every message touches; exactly "heartbeat" (text or binary) reaches no handler, other messages reach onMessage', async () => {
     const integration = await start();
     const guest = await client();
     await guest.join({ room: 'lobby' });
     const channel = integration.channelName(serverSockets[0]!)!;
     clock.advance(30);
     guest.send('"heartbeat"');
+    guest.socket.send(Buffer.from('"heartbeat"'));
     guest.send('hello');
+    guest.send(' "heartbeat"');
     guest.send({ type: 'chat', text: 'hi' });
-    await eventually(() => appMessages.length === 2, 5000, 'two app messages');
+    await eventually(() => appMessages.length === 3, 5000, 'three app messages');
     await presence.presences.flush();
     const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
     expect(new Date(row!.lastSeen).toISOString()).toBe(clock.now().toISOString());
-    expect(appMessages).toEqual(['hello', JSON.stringify({ type: 'chat', text: 'hi' })]);
+    // Only the exact JSON string is a heartbeat: with a space around it, it is the app's.
+    expect(appMessages).toEqual(['hello', ' "heartbeat"', JSON.stringify({ type: 'chat', text: 'hi' })]);
   });
 
   it('closing a socket leaves every room and the others hear of it', async () => {
