@@ -1,6 +1,7 @@
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceTracker } from '../src/index.ts';
+import { SocketRegistry } from '../src/integrations/registry.ts';
 import { attachPresence, PRUNED_CLOSE_CODE, type WsPresenceOptions, type WsServerMessage } from '../src/integrations/ws.ts';
 import { manualClock } from './support/clock.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
@@ -178,6 +179,26 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     expect(presenceMessages(b.inbox)).toHaveLength(countBefore);
   });
 
+  it('join and leave requests from one socket are applied in the order sent', async () => {
+    // The join is still being authorized when the leave arrives.
+    let leaveArrived!: () => void;
+    const leaveSeen = new Promise<void>((resolve) => (leaveArrived = resolve));
+    await start({
+      authorize: async (_socket, request) => {
+        await leaveSeen;
+        return { room: String((request as { room: string }).room) };
+      },
+    });
+    wss.on('connection', (socket) => socket.on('message', (data) => String(data).includes('"leave"') && leaveArrived()));
+    const guest = await client();
+    const joined = guest.join({ room: 'lobby' });
+    const left = guest.inbox.wait((message) => message.type === 'left');
+    guest.send({ type: 'leave', room: 'lobby' });
+    await expect(joined).resolves.toEqual({ type: 'joined', room: 'lobby' });
+    await expect(left).resolves.toEqual({ type: 'left', room: 'lobby' });
+    expect(await snapshot(database.db)).toEqual([]);
+  });
+
   it('a pruned connection that is still attached leaves the group and is told', async () => {
     await start();
     const [stale, live] = [await client(), await client()];
@@ -219,5 +240,44 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     await a.inbox.next((message) => (message as { type: string }).type === 'chat');
     await integration.leave(serverSockets[1]!, 'lobby');
     await a.inbox.wait(roomState('lobby', [{ id: 'ann', name: 'ANN' }], 0));
+  });
+});
+
+describe('the ws socket registry', () => {
+  /** Counts the steps of every Map and Set iteration while `work` runs. */
+  function iterationSteps(work: () => void): number {
+    const prototypes = [new Map().entries(), new Set().values()].map((iterator) => Object.getPrototypeOf(iterator) as { next: () => unknown });
+    const originals = prototypes.map((prototype) => prototype.next);
+    let steps = 0;
+    prototypes.forEach((prototype, i) => {
+      prototype.next = function (this: unknown) {
+        steps++;
+        return originals[i]!.call(this);
+      };
+    });
+    try {
+      work();
+    } finally {
+      prototypes.forEach((prototype, i) => (prototype.next = originals[i]!));
+    }
+    return steps;
+  }
+
+  it("a disconnect visits only its connection's rooms, however many rooms the process holds", () => {
+    const registry = new SocketRegistry();
+    const socket = () => ({ readyState: 1, send() {} }) as unknown as WebSocket;
+    const other = registry.add(socket());
+    for (let room = 0; room < 10_000; room++) registry.join(`room-${room}`, other);
+    const leaving = registry.add(socket());
+    registry.join('room-1', leaving);
+    registry.join('room-2', leaving);
+    expect(iterationSteps(() => registry.remove(leaving))).toBeLessThan(10);
+    // The other connection is still in every room; the one that left is in none.
+    let reached = 0;
+    const counting = { readyState: 1, send: () => reached++ } as unknown as WebSocket;
+    const third = registry.add(counting);
+    registry.join('room-1', third);
+    registry.sendToRoom('room-1', 'hello');
+    expect(reached).toBe(1);
   });
 });
