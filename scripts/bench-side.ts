@@ -16,20 +16,9 @@ export const STEPS = ['add', 'touch', 'roomQueries', 'prunePresences', 'leaveAll
 export type StepName = (typeof STEPS)[number];
 export type Request = { kind: 'open'; engine: Engine; url: string; n: number } | { kind: 'step'; step: StepName } | { kind: 'writeCost' } | { kind: 'close' };
 /** One timed step: `ops` counts calls, or for the prunes the rows / rooms their one call removed. */
-export interface Measured {
-  ms: number;
-  ops: number;
-  statements: number;
-}
+export type Measured = { ms: number; ops: number; statements: number };
 /** Liveness writes against coalesced heartbeat writes while one tracker holds N connections. */
-export interface WriteCostMeasured {
-  connections: number;
-  intervalSeconds: number;
-  intervals: number;
-  seconds: number;
-  livenessWrites: number;
-  heartbeatWrites: number;
-}
+export type WriteCostMeasured = Awaited<ReturnType<Workload['writeCost']>>;
 export type Reply = { kind: 'done'; measured?: Measured; cost?: WriteCostMeasured; peakRssBytes?: number } | { kind: 'failed'; error: string };
 
 const MAX_AGE = 60;
@@ -67,36 +56,25 @@ function countDriverStatements(): void {
 // ---------------------------------------------------------------------------------------
 // The operations of each side. `now` is the side's clock: the prune step moves it on.
 
-interface Operations {
-  add(room: string, channel: string, user: string | null): Promise<unknown>;
-  touch(channel: string): Promise<void>;
-  getUsers(room: string): Promise<string[]>;
-  getAnonymousCount(room: string): Promise<number>;
-  prunePresences(): Promise<number>;
-  leaveAll(channel: string): Promise<void>;
-  pruneRooms(): Promise<number>;
-  /** A message handler as an application registers it: touch, then stop at a heartbeat. */
-  onMessage(channel: string, message: string): Promise<unknown>;
-  flush(): Promise<void>;
-  close(): Promise<void>;
-}
+type Operations = Awaited<ReturnType<typeof libraryOperations>>;
 
 let clockOffsetMs = 0;
 const now = () => new Date(Date.now() + clockOffsetMs);
 
-async function libraryOperations(url: string): Promise<Operations> {
+async function libraryOperations(url: string) {
   const { createPresence } = await import('../src/index.ts');
   const presence = createPresence({ databaseUrl: url, maxAge: MAX_AGE, now });
   await presence.rooms.getAnonymousCount('connect');
   return {
-    add: (room, channel, user) => presence.rooms.add(room, channel, user),
-    touch: (channel) => presence.presences.touch(channel),
-    getUsers: (room) => presence.rooms.getUsers(room),
-    getAnonymousCount: (room) => presence.rooms.getAnonymousCount(room),
+    add: (room: string, channel: string, user: string | null): Promise<unknown> => presence.rooms.add(room, channel, user),
+    touch: (channel: string) => presence.presences.touch(channel),
+    getUsers: (room: string) => presence.rooms.getUsers(room),
+    getAnonymousCount: (room: string) => presence.rooms.getAnonymousCount(room),
     prunePresences: () => presence.rooms.prunePresences(),
-    leaveAll: (channel) => presence.presences.leaveAll(channel),
+    leaveAll: (channel: string) => presence.presences.leaveAll(channel),
     pruneRooms: () => presence.rooms.pruneRooms(),
-    onMessage: presence.touchPresence(async () => 'handled'),
+    /** A message handler as an application registers it: touch, then stop at a heartbeat. */
+    onMessage: presence.touchPresence(async (_channel: string, _message: string): Promise<unknown> => 'handled'),
     flush: () => presence.presences.flush(),
     close: () => presence.close(),
   };
@@ -115,6 +93,10 @@ const SQL = {
   prune: 'DELETE FROM "Presence" WHERE "lastSeen" < $1',
   leaveAll: 'DELETE FROM "Presence" WHERE "channelName" = $1',
   pruneRooms: 'DELETE FROM "Room" WHERE NOT EXISTS (SELECT 1 FROM "Presence" p WHERE p."roomId" = "Room"."id")',
+  // Untimed checks, and SQLite's checkpoint (see settle).
+  Presence: 'SELECT count(*) AS "count" FROM "Presence"',
+  Room: 'SELECT count(*) AS "count" FROM "Room"',
+  checkpoint: 'PRAGMA wal_checkpoint(TRUNCATE)',
 };
 type Run = (name: keyof typeof SQL, values: unknown[]) => Promise<{ rows: Record<string, unknown>[]; changes: number }>;
 
@@ -125,7 +107,7 @@ async function rawOperations(engine: Engine, url: string): Promise<Operations> {
   const stamp = (date: Date) => (engine === 'sqlite' ? date.toISOString().replace('Z', '+00:00') : date.toISOString());
   const touch = async (channel: string) => void (await run('touch', [stamp(now()), channel]));
   return {
-    async add(room, channel, user) {
+    async add(room: string, channel: string, user: string | null) {
       const { rows } = await run('upsertRoom', [room]);
       await run('upsertPresence', [rows[0]!.id, channel, user, stamp(now())]);
     },
@@ -170,24 +152,13 @@ async function rawPostgres(url: string): Promise<{ run: Run; close(): Promise<vo
 
 /** Untimed counts and the SQLite checkpoint, on a connection of its own. */
 async function openAdmin(engine: Engine, url: string) {
-  if (engine === 'sqlite') {
-    const { default: Database } = await import('better-sqlite3');
-    const db = new Database(url.slice('file:'.length), { timeout: BUSY_TIMEOUT_MS });
-    return {
-      count: async (table: string) => db.prepare(`SELECT count(*) FROM "${table}"`).pluck().get() as number,
-      // The WAL copied into the database before each timed step, so that no step pays for
-      // a checkpoint that earlier steps brought due.
-      settle: async () => void db.pragma('wal_checkpoint(TRUNCATE)'),
-      close: async () => void db.close(),
-    };
-  }
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
+  const { run, close } = engine === 'sqlite' ? await rawSqlite(url) : await rawPostgres(url);
   return {
-    count: async (table: string) => Number((await client.query(`SELECT count(*) AS n FROM "${table}"`)).rows[0].n),
-    settle: async () => {},
-    close: () => client.end(),
+    count: async (table: 'Presence' | 'Room') => Number((await run(table, [])).rows[0]!.count),
+    // Before each timed step the WAL is copied into the database, so that no step pays for
+    // a checkpoint that earlier steps brought due.
+    settle: async () => void (engine === 'sqlite' && (await run('checkpoint', []))),
+    close,
   };
 }
 
@@ -317,7 +288,7 @@ class Workload {
    * heartbeat a second for 3 s, starting half an interval after a liveness write, and
    * the liveness and heartbeat writes that reach the database meanwhile are counted.
    */
-  async writeCost(url: string): Promise<WriteCostMeasured> {
+  async writeCost(url: string) {
     const { createPresence } = await import('../src/index.ts');
     const intervalMs = 1000;
     // touchInterval a little under the heartbeat period: each round's heartbeats make one batch.

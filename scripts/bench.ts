@@ -39,37 +39,13 @@ export const ENGINES: Engine[] = ['sqlite', 'postgresql'];
 export const SIDES: Side[] = ['library', 'raw'];
 export { STEPS };
 
-export interface SideResult {
-  ms: number;
-  opsPerSec: number;
-  statements: number;
-  statementsPerOp: number;
-}
-export interface StepResult {
-  step: StepName;
-  unit: 'calls' | 'rows' | 'rooms';
-  ops: number;
-  library: SideResult;
-  raw: SideResult;
-  /** library ops/s divided by raw ops/s: 1 is as fast as hand-written SQL. */
-  ratio: number;
-}
-export interface RunResult {
-  engine: Engine;
-  n: number;
-  rooms: number;
-  steps: StepResult[];
-  /** Writes per connection per second while a tracker with liveness holds the N connections. */
-  writeCost: WriteCostMeasured & { livenessPerConnectionSecond: number; heartbeatPerConnectionSecond: number };
-  /** Peak RSS (maxRSS) of each side's process, warm-up included, in bytes. */
-  peakRss: Record<Side, number>;
-}
-export interface BenchReport {
-  meta: { startedAt: string; command: string; node: string; platform: string; cpu: string; cpus: number; memoryGb: number; ns: number[]; engines: Engine[] };
-  runs: RunResult[];
-}
+export type SideResult = ReturnType<typeof sideResult>;
+export type StepResult = RunResult['steps'][number];
+export type RunResult = Awaited<ReturnType<typeof runOne>>;
+export type BenchReport = Awaited<ReturnType<typeof runBench>>;
 
-const UNITS: Partial<Record<StepName, StepResult['unit']>> = { prunePresences: 'rows', pruneRooms: 'rooms' };
+/** What a step's ops count: calls, or the rows / rooms its one call removed. */
+const UNITS: Partial<Record<StepName, 'rows' | 'rooms'>> = { prunePresences: 'rows', pruneRooms: 'rooms' };
 
 /** bench-side.ts with src/ bundled into one plain JavaScript file: no tsx loader in the measured processes. */
 async function bundleSide(): Promise<{ file: string; remove(): void }> {
@@ -146,11 +122,11 @@ async function runSide(file: string, side: Side, engine: Engine, url: string, n:
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 
-function sideResult({ ms, ops, statements }: Measured): SideResult {
+function sideResult({ ms, ops, statements }: Measured) {
   return { ms: round(ms, 3), opsPerSec: round((ops * 1000) / Math.max(ms, 0.001), 1), statements, statementsPerOp: round(statements / ops, 4) };
 }
 
-async function runOne(file: string, engine: Engine, n: number, postgresUrl: string | undefined): Promise<RunResult> {
+async function runOne(file: string, engine: Engine, n: number, postgresUrl: string | undefined) {
   const dir = mkdtempSync(join(os.tmpdir(), 'presence-bench-'));
   const measured = {} as Record<Side, Awaited<ReturnType<typeof runSide>>>;
   try {
@@ -165,8 +141,9 @@ async function runOne(file: string, engine: Engine, n: number, postgresUrl: stri
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const steps = STEPS.map((step): StepResult => {
+  const steps = STEPS.map((step) => {
     const [library, raw] = [sideResult(measured.library.steps[step]), sideResult(measured.raw.steps[step])];
+    // ratio: library ops/s over raw ops/s, 1 is as fast as hand-written SQL.
     return { step, unit: UNITS[step] ?? 'calls', ops: measured.raw.steps[step].ops, library, raw, ratio: round(library.opsPerSec / raw.opsPerSec, 3) };
   });
   const cost = measured.library.cost!;
@@ -176,12 +153,14 @@ async function runOne(file: string, engine: Engine, n: number, postgresUrl: stri
     n,
     rooms: Math.max(1, Math.floor(n / 100)),
     steps,
+    // Writes per connection per second while a tracker with liveness holds the N connections.
     writeCost: {
       ...cost,
       seconds: round(cost.seconds, 3),
       livenessPerConnectionSecond: perConnectionSecond(cost.livenessWrites),
       heartbeatPerConnectionSecond: perConnectionSecond(cost.heartbeatWrites),
     },
+    // maxRSS of each side's process, warm-up included, in bytes.
     peakRss: { library: measured.library.peakRssBytes, raw: measured.raw.peakRssBytes },
   };
 }
@@ -213,14 +192,9 @@ export function formatTable(run: RunResult): string {
   ].join('\n');
 }
 
-export interface BenchOptions {
-  ns: number[];
-  engines: Engine[];
-  out: string;
-  postgresUrl?: string;
-}
+export type BenchOptions = ReturnType<typeof parseBenchArgs>;
 
-export function parseBenchArgs(argv: string[]): BenchOptions {
+export function parseBenchArgs(argv: string[]) {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -237,10 +211,10 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   return { ns, engines, out: values.out, postgresUrl: values['postgres-url'] };
 }
 
-export async function runBench(options: BenchOptions, command: string): Promise<BenchReport> {
+export async function runBench(options: BenchOptions, command: string) {
   const startedAt = new Date().toISOString();
   const side = await bundleSide();
-  const runs: RunResult[] = [];
+  const runs = [];
   let server: Awaited<ReturnType<typeof startPostgresServer>> | undefined;
   try {
     for (const engine of options.engines) {
@@ -268,7 +242,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     ns: options.ns,
     engines: options.engines,
   };
-  const report: BenchReport = { meta, runs };
+  const report = { meta, runs };
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${options.out}`);
