@@ -14,12 +14,10 @@ export type Engine = 'sqlite' | 'postgresql';
 export type Side = 'library' | 'raw';
 export const STEPS = ['add', 'touch', 'roomQueries', 'prunePresences', 'leaveAll', 'pruneRooms', 'heartbeat'] as const;
 export type StepName = (typeof STEPS)[number];
-export type Request = { kind: 'open'; engine: Engine; url: string; n: number } | { kind: 'step'; step: StepName } | { kind: 'writeCost' } | { kind: 'close' };
 /** One timed step: `ops` counts calls, or for the prunes the rows / rooms their one call removed. */
 export type Measured = { ms: number; ops: number; statements: number };
-/** Liveness writes against coalesced heartbeat writes while one tracker holds N connections. */
-export type WriteCostMeasured = Awaited<ReturnType<Workload['writeCost']>>;
-export type Reply = { kind: 'done'; measured?: Measured; cost?: WriteCostMeasured; peakRssBytes?: number } | { kind: 'failed'; error: string };
+export type SideRun = Awaited<ReturnType<typeof runSide>>;
+export type SideReply = { ok: true; run: SideRun } | { ok: false; error: string };
 
 const MAX_AGE = 60;
 const HEARTBEAT = '"heartbeat"';
@@ -323,38 +321,27 @@ class Workload {
 }
 
 // ---------------------------------------------------------------------------------------
-// The process: answers the coordinator's requests one at a time.
+// The process.
 
-const side = process.argv[2] as Side;
-let opened: { url: string; workload: Workload; close(): Promise<void> } | undefined;
-
-async function handle(request: Request): Promise<Reply> {
-  switch (request.kind) {
-    case 'open': {
-      if (side === 'library') countDriverStatements();
-      const operations = side === 'library' ? await libraryOperations(request.url) : await rawOperations(request.engine, request.url);
-      const admin = await openAdmin(request.engine, request.url);
-      const workload = new Workload(request.n, operations, admin);
-      await workload.warmUp();
-      opened = { url: request.url, workload, close: async () => (await operations.close(), await admin.close()) };
-      return { kind: 'done' };
-    }
-    case 'step':
-      return { kind: 'done', measured: await opened!.workload.runStep(request.step) };
-    case 'writeCost':
-      return { kind: 'done', cost: await opened!.workload.writeCost(opened!.url) };
-    case 'close':
-      await opened?.close();
-      return { kind: 'done', peakRssBytes: process.resourceUsage().maxRSS * 1024 };
-  }
+async function runSide(side: Side, engine: Engine, url: string, n: number) {
+  if (side === 'library') countDriverStatements();
+  const operations = side === 'library' ? await libraryOperations(url) : await rawOperations(engine, url);
+  const admin = await openAdmin(engine, url);
+  const workload = new Workload(n, operations, admin);
+  await workload.warmUp();
+  const steps = {} as Record<StepName, Measured>;
+  for (const step of STEPS) steps[step] = await workload.runStep(step);
+  const writeCost = side === 'library' ? await workload.writeCost(url) : undefined;
+  await operations.close();
+  await admin.close();
+  return { steps, writeCost, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
+const [side, engine, url, n] = process.argv.slice(2);
 if (process.send && (side === 'library' || side === 'raw')) {
-  process.on('message', (request: Request) => {
-    handle(request).then(
-      (reply) => process.send!(reply),
-      (error: unknown) => process.send!({ kind: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
-    );
-  });
-  process.on('disconnect', () => process.exit());
+  const reply = (message: SideReply) => process.send!(message, () => process.exit());
+  runSide(side, engine as Engine, url!, Number(n)).then(
+    (run) => reply({ ok: true, run }),
+    (error: unknown) => reply({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+  );
 }

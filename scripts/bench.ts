@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { migrate } from '../src/index.ts';
 import { createDatabase, dropDatabase, startPostgresServer } from '../tests/support/postgresServer.ts';
-import { STEPS, type Engine, type Measured, type Reply, type Request, type Side, type StepName, type WriteCostMeasured } from './bench-side.ts';
+import { STEPS, type Engine, type Measured, type Side, type SideReply, type SideRun, type StepName } from './bench-side.ts';
 
 export const ENGINES: Engine[] = ['sqlite', 'postgresql'];
 export const SIDES: Side[] = ['library', 'raw'];
@@ -71,26 +71,13 @@ async function bundleSide(): Promise<{ file: string; remove(): void }> {
   return { file: join(dir, 'side.mjs'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A side's process, answering one request at a time. */
-function startSide(file: string, side: Side) {
-  const child = fork(file, [side], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  let exited: Error | undefined;
-  child.on('exit', (code, signal) => (exited = new Error(`the ${side} process exited (${signal ?? `code ${code}`})`)));
-  return {
-    request: (request: Request) =>
-      new Promise<Extract<Reply, { kind: 'done' }>>((resolve, reject) => {
-        if (exited) return reject(exited);
-        const onExit = () => reject(exited);
-        child.once('exit', onExit);
-        child.once('message', (reply: Reply) => {
-          child.off('exit', onExit);
-          if (reply.kind === 'failed') reject(new Error(`in the ${side} process: ${reply.error}`));
-          else resolve(reply);
-        });
-        child.send(request);
-      }),
-    stop: () => child.connected && child.disconnect(),
-  };
+/** Runs one side's workload in a fresh process of its own. */
+function runSide(file: string, side: Side, engine: Engine, url: string, n: number): Promise<SideRun> {
+  return new Promise((resolve, reject) => {
+    const child = fork(file, [side, engine, url, String(n)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (reply: SideReply) => (reply.ok ? resolve(reply.run) : reject(new Error(`in the ${side} process: ${reply.error}`))));
+    child.once('exit', (code, signal) => reject(new Error(`the ${side} process exited (${signal ?? `code ${code}`})`)));
+  });
 }
 
 /** A freshly migrated database for one side; `drop` removes it. */
@@ -106,20 +93,6 @@ async function freshDatabase(engine: Engine, postgresUrl: string | undefined, di
   return { url, drop: () => dropDatabase(postgresUrl!, name) };
 }
 
-async function runSide(file: string, side: Side, engine: Engine, url: string, n: number) {
-  const child = startSide(file, side);
-  try {
-    await child.request({ kind: 'open', engine, url, n });
-    const steps = {} as Record<StepName, Measured>;
-    for (const step of STEPS) steps[step] = (await child.request({ kind: 'step', step })).measured!;
-    const cost = side === 'library' ? (await child.request({ kind: 'writeCost' })).cost : undefined;
-    const { peakRssBytes } = await child.request({ kind: 'close' });
-    return { steps, cost, peakRssBytes: peakRssBytes! };
-  } finally {
-    child.stop();
-  }
-}
-
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 
 function sideResult({ ms, ops, statements }: Measured) {
@@ -128,7 +101,7 @@ function sideResult({ ms, ops, statements }: Measured) {
 
 async function runOne(file: string, engine: Engine, n: number, postgresUrl: string | undefined) {
   const dir = mkdtempSync(join(os.tmpdir(), 'presence-bench-'));
-  const measured = {} as Record<Side, Awaited<ReturnType<typeof runSide>>>;
+  const measured = {} as Record<Side, SideRun>;
   try {
     for (const side of SIDES) {
       const database = await freshDatabase(engine, postgresUrl, dir, side);
@@ -146,7 +119,7 @@ async function runOne(file: string, engine: Engine, n: number, postgresUrl: stri
     // ratio: library ops/s over raw ops/s, 1 is as fast as hand-written SQL.
     return { step, unit: UNITS[step] ?? 'calls', ops: measured.raw.steps[step].ops, library, raw, ratio: round(library.opsPerSec / raw.opsPerSec, 3) };
   });
-  const cost = measured.library.cost!;
+  const cost = measured.library.writeCost!;
   const perConnectionSecond = (writes: number) => round(writes / (cost.connections * cost.seconds), 6);
   return {
     engine,
