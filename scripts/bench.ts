@@ -96,7 +96,7 @@ async function freshDatabase(engine: Engine, postgresUrl: string | undefined, di
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
 
 function sideResult({ ms, ops, statements }: Measured) {
-  return { ms: round(ms, 3), opsPerSec: round((ops * 1000) / Math.max(ms, 0.001), 1), statements, statementsPerOp: round(statements / ops, 4) };
+  return { ms: round(ms, 3), opsPerSec: round((ops * 1000) / Math.max(ms, 0.001), 1), statements, statementsPerOp: round(statements / ops, 6) };
 }
 
 async function runOne(file: string, engine: Engine, n: number, postgresUrl: string | undefined) {
