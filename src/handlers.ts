@@ -8,13 +8,13 @@ export type MessageHandler<Rest extends unknown[] = any[], R = unknown> = (chann
 export type DisconnectHandler<Rest extends unknown[] = any[], R = unknown> = (channelName: string, ...rest: Rest) => R;
 
 const HEARTBEAT = '"heartbeat"';
+const HEARTBEAT_BYTES = Buffer.from(HEARTBEAT);
 
-/** True when the message is exactly the JSON string "heartbeat" (text or bytes, surrounding spaces allowed). */
+/** True when the message is exactly the JSON string "heartbeat", as text or as bytes (nothing around it). */
 export function isHeartbeat(message: unknown): boolean {
-  if (typeof message === 'string') return message.trim() === HEARTBEAT;
+  if (typeof message === 'string') return message === HEARTBEAT;
   if (message instanceof Uint8Array) {
-    // Cheap length check first: every message passes through here.
-    return message.byteLength < 64 && Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8').trim() === HEARTBEAT;
+    return message.byteLength === HEARTBEAT_BYTES.byteLength && HEARTBEAT_BYTES.equals(message);
   }
   return false;
 }

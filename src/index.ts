@@ -11,5 +11,5 @@ export type { RoomsRepository, AddOptions } from './repository/rooms.js';
 export type { PresenceStats, PresenceCounts, ServerStats } from './repository/stats.js';
 export type { PresencesRepository, UpdateOptions } from './repository/presences.js';
 export type { Room, Presence, PresenceMetadata, PresenceChangedEvent, PresenceUpdatedEvent, UserPresenceEvent, ResyncEvent } from './types.js';
-export { followPresence, type PresenceGroups, type PresenceMessage, type LeaveReason } from './groups.js';
+export { followPresence, type FollowOptions, type PresenceGroups, type PresenceMessage, type LeaveReason } from './groups.js';
 export type { PruningOptions } from './pruner.js';

@@ -176,6 +176,25 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     expect(b.presence.received).toHaveLength(countBefore);
   });
 
+  it('join and leave requests from one socket are applied in the order sent', async () => {
+    // The join is still being authorized when the leave arrives.
+    let leaveArrived!: () => void;
+    const leaveSeen = new Promise<void>((resolve) => (leaveArrived = resolve));
+    await start({
+      authorize: async (_socket, request) => {
+        await leaveSeen;
+        return { room: String(request) };
+      },
+    });
+    io.on('connection', (socket) => socket.on('presence:leave', () => leaveArrived()));
+    const guest = await client();
+    const joined = guest.join('lobby');
+    const left = guest.socket.timeout(5000).emitWithAck('presence:leave', 'lobby');
+    await expect(joined).resolves.toEqual({ ok: true, room: 'lobby' });
+    await expect(left).resolves.toEqual({ ok: true, room: 'lobby' });
+    expect(await snapshot(database.db)).toEqual([]);
+  });
+
   it('a pruned connection that is still attached leaves the group and is told', async () => {
     await start();
     const [stale, live] = [await client(), await client()];

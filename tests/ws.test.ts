@@ -1,6 +1,7 @@
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceTracker } from '../src/index.ts';
+import { SocketRegistry } from '../src/integrations/registry.ts';
 import { attachPresence, PRUNED_CLOSE_CODE, type WsPresenceOptions, type WsServerMessage } from '../src/integrations/ws.ts';
 import { manualClock } from './support/clock.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
@@ -128,20 +129,23 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     expect(outsider.inbox.received).toEqual([]);
   });
 
-  it('every message touches; "heartbeat" reaches no handler, other messages reach onMessage', async () => {
+  it('every message touches; exactly "heartbeat" (text or binary) reaches no handler, other messages reach onMessage', async () => {
     const integration = await start();
     const guest = await client();
     await guest.join({ room: 'lobby' });
     const channel = integration.channelName(serverSockets[0]!)!;
     clock.advance(30);
     guest.send('"heartbeat"');
+    guest.socket.send(Buffer.from('"heartbeat"'));
     guest.send('hello');
+    guest.send(' "heartbeat"');
     guest.send({ type: 'chat', text: 'hi' });
-    await eventually(() => appMessages.length === 2, 5000, 'two app messages');
+    await eventually(() => appMessages.length === 3, 5000, 'three app messages');
     await presence.presences.flush();
     const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
     expect(new Date(row!.lastSeen).toISOString()).toBe(clock.now().toISOString());
-    expect(appMessages).toEqual(['hello', JSON.stringify({ type: 'chat', text: 'hi' })]);
+    // Only the exact JSON string is a heartbeat: with a space around it, it is the app's.
+    expect(appMessages).toEqual(['hello', ' "heartbeat"', JSON.stringify({ type: 'chat', text: 'hi' })]);
   });
 
   it('closing a socket leaves every room and the others hear of it', async () => {
@@ -173,6 +177,26 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     await (await client()).join({ room: 'lobby' });
     await a.inbox.wait(roomState('lobby', [], 2));
     expect(presenceMessages(b.inbox)).toHaveLength(countBefore);
+  });
+
+  it('join and leave requests from one socket are applied in the order sent', async () => {
+    // The join is still being authorized when the leave arrives.
+    let leaveArrived!: () => void;
+    const leaveSeen = new Promise<void>((resolve) => (leaveArrived = resolve));
+    await start({
+      authorize: async (_socket, request) => {
+        await leaveSeen;
+        return { room: String((request as { room: string }).room) };
+      },
+    });
+    wss.on('connection', (socket) => socket.on('message', (data) => String(data).includes('"leave"') && leaveArrived()));
+    const guest = await client();
+    const joined = guest.join({ room: 'lobby' });
+    const left = guest.inbox.wait((message) => message.type === 'left');
+    guest.send({ type: 'leave', room: 'lobby' });
+    await expect(joined).resolves.toEqual({ type: 'joined', room: 'lobby' });
+    await expect(left).resolves.toEqual({ type: 'left', room: 'lobby' });
+    expect(await snapshot(database.db)).toEqual([]);
   });
 
   it('a pruned connection that is still attached leaves the group and is told', async () => {
@@ -216,5 +240,44 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     await a.inbox.next((message) => (message as { type: string }).type === 'chat');
     await integration.leave(serverSockets[1]!, 'lobby');
     await a.inbox.wait(roomState('lobby', [{ id: 'ann', name: 'ANN' }], 0));
+  });
+});
+
+describe('the ws socket registry', () => {
+  /** Counts the steps of every Map and Set iteration while `work` runs. */
+  function iterationSteps(work: () => void): number {
+    const prototypes = [new Map().entries(), new Set().values()].map((iterator) => Object.getPrototypeOf(iterator) as { next: () => unknown });
+    const originals = prototypes.map((prototype) => prototype.next);
+    let steps = 0;
+    prototypes.forEach((prototype, i) => {
+      prototype.next = function (this: unknown) {
+        steps++;
+        return originals[i]!.call(this);
+      };
+    });
+    try {
+      work();
+    } finally {
+      prototypes.forEach((prototype, i) => (prototype.next = originals[i]!));
+    }
+    return steps;
+  }
+
+  it("a disconnect visits only its connection's rooms, however many rooms the process holds", () => {
+    const registry = new SocketRegistry();
+    const socket = () => ({ readyState: 1, send() {} }) as unknown as WebSocket;
+    const other = registry.add(socket());
+    for (let room = 0; room < 10_000; room++) registry.join(`room-${room}`, other);
+    const leaving = registry.add(socket());
+    registry.join('room-1', leaving);
+    registry.join('room-2', leaving);
+    expect(iterationSteps(() => registry.remove(leaving))).toBeLessThan(10);
+    // The other connection is still in every room; the one that left is in none.
+    let reached = 0;
+    const counting = { readyState: 1, send: () => reached++ } as unknown as WebSocket;
+    const third = registry.add(counting);
+    registry.join('room-1', third);
+    registry.sendToRoom('room-1', 'hello');
+    expect(reached).toBe(1);
   });
 });

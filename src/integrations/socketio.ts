@@ -1,17 +1,14 @@
 import type { Server, Socket } from 'socket.io';
 import type { PresenceTracker } from '../createPresence.js';
-import { followPresence, type PresenceGroups } from '../groups.js';
+import type { PresenceGroups } from '../groups.js';
 import {
-  decideJoin,
-  defaultAuthorize,
-  joinErrorMessage,
-  reportTo,
-  RoomBroadcaster,
+  integrationCore,
   type IntegrationOptions,
   type JoinDecision,
   type PresenceMessage,
   type PrunedConnectionPolicy,
-} from './shared.js';
+  type Transport,
+} from './core.js';
 
 export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy };
 
@@ -60,94 +57,54 @@ export function attachPresence<User = string>(
   presence: PresenceTracker,
   options: SocketIoPresenceOptions<User> = {},
 ): SocketIoPresence<User> {
-  const report = reportTo(options.onError);
-  const authorize = options.authorize ?? defaultAuthorize;
-  const groups = socketIoGroups(io, options.onPruned ?? 'notify', presence.sharesEvents);
-  const broadcaster = new RoomBroadcaster<User>(presence, (room, message) => groups.broadcast(room, message), options.resolveUsers, report);
-  const stopFollowing = followPresence(presence, groups);
-  presence.on('changed', broadcaster.onChanged);
-  presence.on('resync', broadcaster.onResync);
-
-  // Every packet touches; a heartbeat is not passed on to the app's handlers.
-  const touch = presence.touchPresence((_channel: string, _packet: unknown, next: () => void) => next());
-
-  async function join(socket: Socket, room: string, userId?: string | number | null): Promise<void> {
-    await presence.rooms.add(room, socket.id, userId);
-    // It may have disconnected while the add ran, after its disconnect left every room.
-    if (socket.disconnected) return presence.presences.leaveAll(socket.id);
-    await socket.join(room);
-    broadcaster.schedule(room); // a re-join may change the user without a `changed` event
-  }
-
-  async function leave(socket: Socket, room: string): Promise<void> {
-    await presence.rooms.remove(room, socket.id);
-    await socket.leave(room);
-  }
+  const core = integrationCore<Socket, User>(presence, socketIoTransport(io, presence.sharesEvents), options);
 
   function onConnection(socket: Socket): void {
+    // Passed on at once, so that Socket.IO dispatches this socket's events in arrival order.
     socket.use((packet, next) => {
-      touch(socket.id, isHeartbeatPacket(packet) ? '"heartbeat"' : packet, next).catch((error: unknown) => {
-        report(error);
-        next();
-      });
+      if (core.received(socket.id, isHeartbeatPacket(packet) ? HEARTBEAT : packet)) next();
     });
     socket.on(SOCKET_IO_EVENTS.join, async (request: unknown, ack?: unknown) => {
-      const reply = typeof ack === 'function' ? (ack as (result: unknown) => void) : () => {};
-      try {
-        const decision = await decideJoin(authorize, socket, request);
-        if (!decision) return reply({ ok: false, error: 'join refused' });
-        await join(socket, decision.room, decision.userId);
-        reply({ ok: true, room: decision.room });
-      } catch (error) {
-        reply({ ok: false, error: joinErrorMessage(error) });
-      }
+      const reply = await core.requestJoin(socket, socket.id, request);
+      if (typeof ack === 'function') ack(reply);
     });
     socket.on(SOCKET_IO_EVENTS.leave, async (room: unknown, ack?: unknown) => {
-      const reply = typeof ack === 'function' ? (ack as (result: unknown) => void) : () => {};
-      try {
-        await leave(socket, room as string);
-        reply({ ok: true, room });
-      } catch (error) {
-        reply({ ok: false, error: joinErrorMessage(error) });
-      }
+      const reply = await core.requestLeave(socket.id, room);
+      if (typeof ack === 'function') ack(reply);
     });
-    socket.on('disconnect', () => {
-      presence.presences.disconnect(socket.id).catch(report);
-    });
+    socket.on('disconnect', () => core.closed(socket.id));
   }
 
   io.on('connection', onConnection);
   return {
-    join,
-    leave,
-    groups,
-    members: (room) => broadcaster.membersOf(room),
-    idle: () => broadcaster.idle(),
+    join: (socket, room, userId) => core.join(socket.id, room, userId),
+    leave: (socket, room) => core.leave(socket.id, room),
+    groups: core.groups,
+    members: (room) => core.members(room),
+    idle: () => core.idle(),
     detach() {
       io.off('connection', onConnection);
-      stopFollowing();
-      presence.off('changed', broadcaster.onChanged);
-      presence.off('resync', broadcaster.onResync);
+      core.detach();
     },
   };
 }
+
+const HEARTBEAT = '"heartbeat"';
 
 /**
  * With event sharing every process hears every change and acts on its own sockets
  * (`io.local`); without it, the process that made the change acts through the adapter
  * on the whole cluster.
  */
-function socketIoGroups(io: Server, onPruned: PrunedConnectionPolicy, sharesEvents: boolean): PresenceGroups {
+function socketIoTransport(io: Server, sharesEvents: boolean): Transport {
   const scope = () => (sharesEvents ? io.local : io);
   return {
-    join: (room, channelName) => scope().in(channelName).socketsJoin(room),
-    leave(room, channelName, reason) {
-      scope().in(channelName).socketsLeave(room);
-      if (reason !== 'pruned') return;
-      if (onPruned === 'notify') scope().to(channelName).emit(SOCKET_IO_EVENTS.pruned, { room });
-      if (onPruned === 'disconnect') scope().in(channelName).disconnectSockets(true);
-    },
+    isOpen: (channel) => io.sockets.sockets.get(channel)?.connected === true,
+    join: (room, channel) => scope().in(channel).socketsJoin(room),
+    leave: (room, channel) => scope().in(channel).socketsLeave(room),
     broadcast: (room, message) => scope().to(room).emit(SOCKET_IO_EVENTS.presence, message),
+    notifyPruned: (room, channel) => scope().to(channel).emit(SOCKET_IO_EVENTS.pruned, { room }),
+    close: (channel) => scope().in(channel).disconnectSockets(true),
   };
 }
 

@@ -1,18 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import type { PresenceTracker } from '../createPresence.js';
-import { followPresence, type PresenceGroups } from '../groups.js';
+import type { PresenceGroups } from '../groups.js';
 import {
-  decideJoin,
-  defaultAuthorize,
-  joinErrorMessage,
-  reportTo,
-  RoomBroadcaster,
+  integrationCore,
   type IntegrationOptions,
   type JoinDecision,
   type PresenceMessage,
   type PrunedConnectionPolicy,
-} from './shared.js';
+  type RequestReply,
+  type Transport,
+} from './core.js';
+import { sendText, SocketRegistry } from './registry.js';
 
 export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy };
 
@@ -70,156 +68,62 @@ export function attachPresence<User = string>(
   presence: PresenceTracker,
   options: WsPresenceOptions<User> = {},
 ): WsPresence<User> {
-  const report = reportTo(options.onError);
-  const authorize = options.authorize ?? defaultAuthorize;
   const registry = new SocketRegistry();
-  const groups = registryGroups(registry, options.onPruned ?? 'notify');
-  const broadcaster = new RoomBroadcaster<User>(presence, (room, message) => groups.broadcast(room, message), options.resolveUsers, report);
-  const stopFollowing = followPresence(presence, groups);
-  presence.on('changed', broadcaster.onChanged);
-  presence.on('resync', broadcaster.onResync);
-
-  const onTraffic = presence.touchPresence((_channel: string, data: RawData, socket: WebSocket, isBinary: boolean) =>
-    route(data, socket, isBinary),
-  );
-
-  async function route(data: RawData, socket: WebSocket, isBinary: boolean): Promise<unknown> {
-    const request = isBinary ? undefined : controlRequest(data);
-    if (request?.type === 'join') return handleJoin(socket, request);
-    if (request?.type === 'leave') return handleLeave(socket, request.room);
-    return options.onMessage?.(socket, data, isBinary);
-  }
-
-  async function handleJoin(socket: WebSocket, request: Record<string, unknown>): Promise<void> {
-    try {
-      const decision = await decideJoin(authorize, socket, request);
-      if (!decision) return send(socket, { type: 'error', request: 'join', error: 'join refused' });
-      await join(socket, decision.room, decision.userId);
-      send(socket, { type: 'joined', room: decision.room });
-    } catch (error) {
-      send(socket, { type: 'error', request: 'join', error: joinErrorMessage(error) });
-    }
-  }
-
-  async function handleLeave(socket: WebSocket, room: unknown): Promise<void> {
-    try {
-      await leave(socket, room as string);
-      send(socket, { type: 'left', room: room as string });
-    } catch (error) {
-      send(socket, { type: 'error', request: 'leave', error: joinErrorMessage(error) });
-    }
-  }
-
-  async function join(socket: WebSocket, room: string, userId?: string | number | null): Promise<void> {
-    const channel = registry.channelOf(socket);
-    if (!channel) return; // closed already
-    await presence.rooms.add(room, channel, userId);
-    // It may have closed while the add ran, after its close left every room.
-    if (!registry.channelOf(socket)) return presence.presences.leaveAll(channel);
-    registry.join(room, channel);
-    broadcaster.schedule(room); // a re-join may change the user without a `changed` event
-  }
-
-  async function leave(socket: WebSocket, room: string): Promise<void> {
-    const channel = registry.channelOf(socket);
-    if (!channel) return;
-    await presence.rooms.remove(room, channel);
-    registry.leave(room, channel);
-  }
+  const core = integrationCore<WebSocket, User>(presence, wsTransport(registry), options);
 
   function onConnection(socket: WebSocket): void {
     const channel = registry.add(socket);
     socket.on('message', (data, isBinary) => {
-      onTraffic(channel, data, socket, isBinary).catch(report);
+      if (!core.received(channel, data)) return;
+      const request = isBinary ? undefined : controlRequest(data);
+      if (request?.type === 'join') void core.requestJoin(socket, channel, request).then((reply) => answer(socket, 'join', reply));
+      else if (request?.type === 'leave') void core.requestLeave(channel, request.room).then((reply) => answer(socket, 'leave', reply));
+      else new Promise((resolve) => resolve(options.onMessage?.(socket, data, isBinary))).catch(core.report);
     });
     socket.on('close', () => {
       registry.remove(channel);
-      presence.presences.disconnect(channel).catch(report);
+      core.closed(channel);
     });
   }
 
+  /** What `work` does with the socket's channel; nothing for a socket already closed. */
+  const withChannel = async (socket: WebSocket, work: (channel: string) => Promise<void>) => {
+    const channel = registry.channelOf(socket);
+    if (channel) await work(channel);
+  };
   wss.on('connection', onConnection);
   return {
     channelName: (socket) => registry.channelOf(socket),
-    join,
-    leave,
+    join: (socket, room, userId) => withChannel(socket, (channel) => core.join(channel, room, userId)),
+    leave: (socket, room) => withChannel(socket, (channel) => core.leave(channel, room)),
     broadcast: (room, message) => registry.sendToRoom(room, JSON.stringify(message)),
-    groups,
-    members: (room) => broadcaster.membersOf(room),
-    idle: () => broadcaster.idle(),
+    groups: core.groups,
+    members: (room) => core.members(room),
+    idle: () => core.idle(),
     detach() {
       wss.off('connection', onConnection);
-      stopFollowing();
-      presence.off('changed', broadcaster.onChanged);
-      presence.off('resync', broadcaster.onResync);
+      core.detach();
     },
   };
 }
 
-/** This process's sockets by channel name, and the channels in each room's group. */
-class SocketRegistry {
-  private readonly sockets = new Map<string, WebSocket>();
-  private readonly channels = new WeakMap<WebSocket, string>();
-  private readonly rooms = new Map<string, Set<string>>();
-
-  add(socket: WebSocket): string {
-    const channel = `ws.${randomUUID()}`;
-    this.sockets.set(channel, socket);
-    this.channels.set(socket, channel);
-    return channel;
-  }
-
-  remove(channel: string): void {
-    const socket = this.sockets.get(channel);
-    if (socket) this.channels.delete(socket);
-    this.sockets.delete(channel);
-    for (const [room, members] of this.rooms) {
-      members.delete(channel);
-      if (members.size === 0) this.rooms.delete(room);
-    }
-  }
-
-  channelOf(socket: WebSocket): string | undefined {
-    return this.channels.get(socket);
-  }
-
-  socket(channel: string): WebSocket | undefined {
-    return this.sockets.get(channel);
-  }
-
-  join(room: string, channel: string): void {
-    if (!this.sockets.has(channel)) return; // another process's connection
-    let members = this.rooms.get(room);
-    if (!members) this.rooms.set(room, (members = new Set()));
-    members.add(channel);
-  }
-
-  leave(room: string, channel: string): void {
-    const members = this.rooms.get(room);
-    members?.delete(channel);
-    if (members?.size === 0) this.rooms.delete(room);
-  }
-
-  sendToRoom(room: string, text: string): void {
-    for (const channel of this.rooms.get(room) ?? []) {
-      const socket = this.sockets.get(channel);
-      if (socket) sendText(socket, text);
-    }
-  }
-}
-
-function registryGroups(registry: SocketRegistry, onPruned: PrunedConnectionPolicy): PresenceGroups {
+function wsTransport(registry: SocketRegistry): Transport {
   return {
-    join: (room, channelName) => registry.join(room, channelName),
-    leave(room, channelName, reason) {
-      registry.leave(room, channelName);
-      const socket = registry.socket(channelName);
-      if (reason !== 'pruned' || !socket) return;
-      if (onPruned === 'notify') send(socket, { type: 'pruned', room });
-      if (onPruned === 'disconnect') socket.close(PRUNED_CLOSE_CODE, 'presence pruned');
+    isOpen: (channel) => registry.socket(channel) !== undefined,
+    join: (room, channel) => registry.join(room, channel),
+    leave: (room, channel) => registry.leave(room, channel),
+    broadcast: (room, message) => registry.sendToRoom(room, JSON.stringify({ type: 'presence', ...message })),
+    notifyPruned(room, channel) {
+      const socket = registry.socket(channel);
+      if (socket) send(socket, { type: 'pruned', room });
     },
-    broadcast: (room, message) => registry.sendToRoom(room, JSON.stringify({ type: 'presence', ...(message as PresenceMessage<unknown>) })),
+    close: (channel) => registry.socket(channel)?.close(PRUNED_CLOSE_CODE, 'presence pruned'),
   };
+}
+
+function answer(socket: WebSocket, request: 'join' | 'leave', reply: RequestReply): void {
+  if (!reply.ok) send(socket, { type: 'error', request, error: reply.error });
+  else send(socket, { type: request === 'join' ? 'joined' : 'left', room: reply.room });
 }
 
 /** A `join` or `leave` request, or undefined for any other message. */
@@ -238,8 +142,4 @@ function controlRequest(data: RawData): ({ type: 'join' | 'leave' } & Record<str
 
 function send(socket: WebSocket, message: WsServerMessage<unknown>): void {
   sendText(socket, JSON.stringify(message));
-}
-
-function sendText(socket: WebSocket, text: string): void {
-  if (socket.readyState === 1 /* OPEN */) socket.send(text);
 }

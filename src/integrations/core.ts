@@ -1,0 +1,195 @@
+// The integration core every transport shares: authorize, join and leave (in the order a
+// connection asked), groups following presence, members broadcasts, resync, disconnect and
+// detach. A transport is an adapter that names its connections and reaches them by channel
+// name (see Transport); prisma-presence/socket.io and prisma-presence/ws are two of them.
+import type { PresenceTracker } from '../createPresence.js';
+import { PresenceError } from '../errors.js';
+import { follow, reporter, type PresenceGroups, type PresenceMessage } from '../groups.js';
+import { isHeartbeat } from '../handlers.js';
+import { assertChannelName } from '../validation.js';
+
+export type { PresenceMessage };
+
+/** Where a join request leads: the room, and who joins it (omit `userId` for anonymous). */
+export interface JoinDecision {
+  room: string;
+  userId?: string | number | null;
+}
+
+/** What happens to a connection that a prune removed from a room while it is still attached. */
+export type PrunedConnectionPolicy = 'notify' | 'disconnect' | 'leave';
+
+/** Options both integrations share. */
+export interface IntegrationOptions<Connection, User> {
+  /**
+   * Decides a client's join request: returns the room and user, or `null`/`false` to
+   * refuse. Authorization is yours. Default: the request is the room name (or `{ room }`)
+   * and the connection joins anonymously.
+   */
+  authorize?: (connection: Connection, request: unknown) => JoinDecision | null | false | Promise<JoinDecision | null | false>;
+  /** Turns the user ids of a room into what `members` shows, in one call per broadcast. Default: the ids. */
+  resolveUsers?: (userIds: string[]) => User[] | Promise<User[]>;
+  /**
+   * A connection that a prune removed while still attached leaves the room's group and:
+   * `notify` (default) gets a `pruned` message so it can join again, `disconnect` is
+   * closed, `leave` is told nothing.
+   */
+  onPruned?: PrunedConnectionPolicy;
+  /** Errors with no caller to reject (a failed broadcast, a failed disconnect cleanup). Default: a process warning. */
+  onError?: (error: Error) => void;
+}
+
+/** How the core reaches a transport's connections: by channel name, and groups by room name. */
+export interface Transport {
+  /** Whether the connection is still open in this process. */
+  isOpen(channelName: string): boolean;
+  join(room: string, channelName: string): unknown;
+  leave(room: string, channelName: string): unknown;
+  /** Sends the room's members to its group. */
+  broadcast(room: string, message: PresenceMessage<unknown>): unknown;
+  /** Tells a connection still attached that a prune took it out of the room. */
+  notifyPruned(room: string, channelName: string): unknown;
+  /** Closes a connection (`onPruned: "disconnect"`). */
+  close(channelName: string): unknown;
+}
+
+/** The answer to a client's join or leave request. */
+export type RequestReply = { ok: true; room: string } | { ok: false; error: string };
+
+/** What a transport's adapter calls; `connection` is whatever its `authorize` receives. */
+export interface IntegrationCore<Connection, User> {
+  readonly groups: PresenceGroups;
+  /** Every incoming message: touches the presence; false for a heartbeat, which goes no further. */
+  received(channelName: string, message: unknown): boolean;
+  /** A connection closed (`isOpen` says so already): it leaves every room, after the grace period if any. */
+  closed(channelName: string): void;
+  /** A client's join request, decided by `authorize`; applied after the connection's earlier requests. */
+  requestJoin(connection: Connection, channelName: string, request: unknown): Promise<RequestReply>;
+  /** A client's leave request; applied after the connection's earlier requests. */
+  requestLeave(channelName: string, room: unknown): Promise<RequestReply>;
+  /** Joins a connection to a room as a user, decided by server code. */
+  join(channelName: string, room: string, userId?: string | number | null): Promise<void>;
+  leave(channelName: string, room: string): Promise<void>;
+  members(room: string): Promise<PresenceMessage<User>>;
+  idle(): Promise<void>;
+  /** Where errors with no caller to reject go (`onError`). */
+  report(error: unknown): void;
+  detach(): void;
+}
+
+export function integrationCore<Connection, User>(
+  presence: PresenceTracker,
+  transport: Transport,
+  options: IntegrationOptions<Connection, User>,
+): IntegrationCore<Connection, User> {
+  const report = reporter(options.onError);
+  const authorize = options.authorize ?? defaultAuthorize;
+  const onPruned = options.onPruned ?? 'notify';
+  const queues = new Map<string, Promise<void>>();
+  const touch = presence.touchPresence(() => undefined);
+
+  const groups: PresenceGroups = {
+    join: (room, channel) => transport.join(room, channel),
+    leave(room, channel, reason) {
+      transport.leave(room, channel);
+      if (reason !== 'pruned') return;
+      if (onPruned === 'notify') transport.notifyPruned(room, channel);
+      if (onPruned === 'disconnect') transport.close(channel);
+    },
+    broadcast: (room, message) => transport.broadcast(room, message),
+  };
+  const following = follow<User>(presence, groups, options);
+
+  /** Runs a connection's requests one after another, in the order they came. */
+  function inOrder<T>(channel: string, task: () => Promise<T>): Promise<T> {
+    const result = (queues.get(channel) ?? Promise.resolve()).then(task);
+    const done = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    queues.set(channel, done);
+    void done.then(() => queues.get(channel) === done && queues.delete(channel));
+    return result;
+  }
+
+  async function join(channel: string, room: string, userId?: string | number | null): Promise<void> {
+    if (!transport.isOpen(channel)) return;
+    await presence.rooms.add(room, channel, userId);
+    // It may have closed while the add ran, after its close left every room.
+    if (!transport.isOpen(channel)) return presence.presences.leaveAll(channel);
+    await transport.join(room, channel);
+    following.schedule(room); // a re-join may change the user without a `changed` event
+  }
+
+  async function leave(channel: string, room: string): Promise<void> {
+    await presence.rooms.remove(room, channel);
+    await transport.leave(room, channel);
+  }
+
+  const replyTo = async (room: () => Promise<string | null>): Promise<RequestReply> => {
+    try {
+      const joined = await room();
+      return joined === null ? { ok: false, error: 'join refused' } : { ok: true, room: joined };
+    } catch (error) {
+      return { ok: false, error: clientMessage(error) };
+    }
+  };
+
+  return {
+    groups,
+    received(channel, message) {
+      touch(channel, message).catch(report);
+      return !isHeartbeat(message);
+    },
+    closed: (channel) => void presence.presences.disconnect(channel).catch(report),
+    requestJoin: (connection, channel, request) =>
+      inOrder(channel, () =>
+        replyTo(async () => {
+          const decision = await decideJoin(authorize, connection, request);
+          if (!decision) return null;
+          await join(channel, decision.room, decision.userId);
+          return decision.room;
+        }),
+      ),
+    requestLeave: (channel, room) =>
+      inOrder(channel, () =>
+        replyTo(async () => {
+          await leave(channel, room as string);
+          return room as string;
+        }),
+      ),
+    join: (channel, room, userId) => inOrder(channel, () => join(channel, room, userId)),
+    leave: (channel, room) => inOrder(channel, () => leave(channel, room)),
+    members: (room) => following.members(room),
+    idle: () => following.idle(),
+    report,
+    detach: () => following.stop(),
+  };
+}
+
+/** The default `authorize`: a room name, or an object with a `room` string; anonymous. */
+function defaultAuthorize(_connection: unknown, request: unknown): JoinDecision {
+  const room = typeof request === 'object' && request !== null ? (request as { room?: unknown }).room : request;
+  assertChannelName(room, 'room');
+  return { room };
+}
+
+/** Runs `authorize` and checks what it returned. Null: refused. */
+async function decideJoin<Connection>(
+  authorize: NonNullable<IntegrationOptions<Connection, unknown>['authorize']>,
+  connection: Connection,
+  request: unknown,
+): Promise<JoinDecision | null> {
+  const decision = await authorize(connection, request);
+  if (decision === null || decision === false) return null;
+  if (typeof decision !== 'object') {
+    throw new PresenceError('INVALID_ARGUMENT', 'authorize must return { room, userId? }, null or false');
+  }
+  assertChannelName(decision.room, 'room');
+  return decision;
+}
+
+/** A client-safe description of a refused or failed request: never the text of your own errors. */
+function clientMessage(error: unknown): string {
+  return error instanceof PresenceError && error.code === 'INVALID_ARGUMENT' ? error.message : 'join failed';
+}

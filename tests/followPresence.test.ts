@@ -1,0 +1,62 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createPresence, followPresence, type PresenceGroups, type PresenceMessage, type PresenceTracker } from '../src/index.ts';
+import { manualClock } from './support/clock.ts';
+import { testEngines, useDatabase } from './support/databases.ts';
+import { Mailbox } from './support/realtime.ts';
+
+type Call = ['join' | 'leave', string, string, string?] | ['broadcast', PresenceMessage<unknown>];
+
+/** Groups of a transport of your own: records every call. */
+function recordingGroups(calls: Mailbox<Call>): PresenceGroups {
+  return {
+    join: (room, channel) => calls.push(['join', room, channel]),
+    leave: (room, channel, reason) => calls.push(['leave', room, channel, reason]),
+    broadcast: (room, message) => calls.push(['broadcast', message]),
+  };
+}
+
+const broadcastOf = (room: string, members: unknown[], anonymous: number) => (call: Call) =>
+  call[0] === 'broadcast' && JSON.stringify(call[1]) === JSON.stringify({ room, members, anonymous });
+
+describe.each(testEngines())('followPresence on %s', (engine) => {
+  const database = useDatabase(engine);
+  let clock: ReturnType<typeof manualClock>;
+  let presence: PresenceTracker;
+  let calls: Mailbox<Call>;
+
+  beforeEach(() => {
+    clock = manualClock();
+    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
+    calls = new Mailbox();
+  });
+  afterEach(() => presence.close());
+
+  it('joins and leaves groups with presence, and broadcasts the members of each changed room', async () => {
+    followPresence(presence, recordingGroups(calls));
+    await presence.rooms.add('lobby', 'chan.1', 'alice');
+    await presence.rooms.add('lobby', 'chan.2');
+    await calls.next(broadcastOf('lobby', ['alice'], 1));
+    await presence.rooms.remove('lobby', 'chan.1');
+    await calls.next(broadcastOf('lobby', [], 1));
+    clock.advance(120);
+    await presence.rooms.prunePresences();
+    await calls.next(broadcastOf('lobby', [], 0));
+    expect(calls.received.filter((call) => call[0] !== 'broadcast')).toEqual([
+      ['join', 'lobby', 'chan.1'],
+      ['join', 'lobby', 'chan.2'],
+      ['leave', 'lobby', 'chan.1', 'removed'],
+      ['leave', 'lobby', 'chan.2', 'pruned'],
+    ]);
+  });
+
+  it('resolveUsers makes the members of a broadcast; the returned function stops following', async () => {
+    const stop = followPresence(presence, recordingGroups(calls), { resolveUsers: (ids) => ids.map((id) => ({ id })) });
+    await presence.rooms.add('lobby', 'chan.1', 'alice');
+    await calls.next(broadcastOf('lobby', [{ id: 'alice' }], 0));
+    stop();
+    calls.clear();
+    // The changed event is emitted before add resolves: a group still followed would have joined.
+    await presence.rooms.add('lobby', 'chan.2', 'bob');
+    expect(calls.received).toEqual([]);
+  });
+});
