@@ -4,8 +4,8 @@
 // request at a time; the workload is described there.
 //
 // Statements are counted where they reach the driver: the raw side counts its own; on
-// the library side better-sqlite3's prepare (Prisma's adapter prepares each statement)
-// and pg's Client#query are wrapped before the library loads.
+// the library side better-sqlite3's statement runs and pg's Client#query are wrapped
+// before the library loads.
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,12 +37,18 @@ const count = (sql: string) =>
 
 function countDriverStatements(): void {
   const require = createRequire(import.meta.url);
-  const sqlite = require('better-sqlite3').prototype as { prepare(sql: string): unknown };
-  const prepare = sqlite.prepare;
-  sqlite.prepare = function (this: unknown, sql: string) {
-    count(sql);
-    return prepare.call(this, sql);
-  };
+  // better-sqlite3 statements are prepared once and run many times: count the runs.
+  const Database = require('better-sqlite3') as new (path: string) => { prepare(sql: string): object; close(): void };
+  const probe = new Database(':memory:');
+  const statement = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<'run' | 'all' | 'get', (...args: unknown[]) => unknown>;
+  probe.close();
+  for (const method of ['run', 'all', 'get'] as const) {
+    const original = statement[method];
+    statement[method] = function (this: { source: string }, ...args: unknown[]) {
+      count(this.source);
+      return original.apply(this, args);
+    };
+  }
   const client = require('pg').Client.prototype as { query(config: unknown, ...rest: unknown[]): unknown };
   const query = client.query;
   client.query = function (this: unknown, config: unknown, ...rest: unknown[]) {
