@@ -3,6 +3,8 @@
 // `npm ci && npm test` needs nothing but Node (PRESENCE_TEST_SYSTEM_BINARIES=0 stands in
 // for a machine without the system's).
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, sep } from 'node:path';
 import pg from 'pg';
 import { chromium } from 'playwright-core';
@@ -59,18 +61,31 @@ describe('Chromium', () => {
     });
   });
 
-  it('without the system’s, @sparticuz/chromium’s build is found, launches and renders a page', async () => {
+  it('without the system’s, @sparticuz/chromium’s build is found and serves one browser context after another', async () => {
     const found = findChromium(withoutSystem);
     expect(found?.source).toBe('npm');
     expect(inNodeModules(found!.executablePath), found!.executablePath).toBe(true);
+    const server = http.createServer((request, response) => {
+      response.setHeader('content-type', 'text/html; charset=utf-8');
+      response.end(`<p id="path">${request.url}</p><input value="typed →"><script>document.title = String(6 * 7)</script>`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
     const browser = await chromium.launch(await found!.launchOptions());
     try {
-      const page = await browser.newPage();
-      await page.setContent('<p id="greeting">Hello</p><script>document.title = String(6 * 7)</script>');
-      expect(await page.locator('#greeting').textContent()).toBe('Hello');
-      expect(await page.title()).toBe('42');
+      // The demo test opens and closes a context per visitor: closing one must leave the browser running.
+      for (const visitor of ['first', 'second']) {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(`http://127.0.0.1:${port}/${visitor}`);
+        expect(await page.locator('#path').textContent()).toBe(`/${visitor}`);
+        expect(await page.title()).toBe('42');
+        expect(await page.locator('input').inputValue()).toBe('typed →'); // a text field needs fonts
+        await context.close();
+      }
     } finally {
       await browser.close();
+      server.close();
     }
   }, 120_000);
 });

@@ -4,7 +4,7 @@
 // `npm ci && npm test` needs nothing but Node on Linux x64.
 import { execFile as execFileCb, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -86,6 +86,11 @@ export interface ChromiumBinary {
   launchOptions(): Promise<{ executablePath: string; args: string[]; env?: Record<string, string> }>;
 }
 
+// --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start. The npm build gets
+// the same, not @sparticuz/chromium's `args`: those are tuned for AWS Lambda (--single-process
+// makes closing one browser context kill the whole browser; web security is switched off).
+const ARGS = ['--no-sandbox'];
+
 const SYSTEM_CHROMIUMS = [
   '/usr/bin/chromium',
   '/usr/bin/chromium-browser',
@@ -97,11 +102,10 @@ const SYSTEM_CHROMIUMS = [
 
 /** Chromium: $PRESENCE_TEST_CHROMIUM, the system's, then @sparticuz/chromium (Linux x64); undefined if none. */
 export function findChromium(env: NodeJS.ProcessEnv = process.env): ChromiumBinary | undefined {
-  // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
   const installed = (executablePath: string, source: BinarySource): ChromiumBinary => ({
     executablePath,
     source,
-    launchOptions: async () => ({ executablePath, args: ['--no-sandbox'] }),
+    launchOptions: async () => ({ executablePath, args: ARGS }),
   });
   const fromEnv = env.PRESENCE_TEST_CHROMIUM;
   if (fromEnv) return installed(fromEnv, 'env');
@@ -126,12 +130,11 @@ function npmChromium(): ChromiumBinary | undefined {
     source: 'npm',
     async launchOptions() {
       if (!existsSync(executablePath)) await unpackChromium(path.join(packageDir, 'bin'), dir);
-      const { default: chromium } = await import('@sparticuz/chromium');
       const libraries = path.join(dir, 'al2023', 'lib');
       return {
         executablePath,
-        args: chromium.args,
-        // Its own NSS and expat: a machine without a system browser has none.
+        args: ARGS,
+        // Its own NSS and expat (a machine without a system browser has none) and fonts.
         env: {
           ...(process.env as Record<string, string>),
           LD_LIBRARY_PATH: [libraries, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
@@ -164,6 +167,9 @@ async function unpackChromium(archives: string, dir: string): Promise<void> {
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`Unpacking @sparticuz/chromium failed (exit ${code}):\n${stderr}`))));
   });
+  // The package's fonts.conf names Lambda's /tmp/fonts; without fonts, a text field aborts the browser.
+  const fontsConf = `<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n  <dir>${path.join(dir, 'fonts')}</dir>\n  <cachedir>${path.join(dir, 'fonts-cache')}</cachedir>\n</fontconfig>\n`;
+  await writeFile(path.join(staging, 'fonts', 'fonts.conf'), fontsConf);
   try {
     await rename(staging, dir);
   } catch (error) {
