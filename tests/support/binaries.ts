@@ -115,7 +115,7 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): ChromiumBina
 }
 
 function npmChromium(): ChromiumBinary | undefined {
-  if (process.platform !== 'linux') return undefined;
+  if (process.platform !== 'linux' || process.arch !== 'x64') return undefined; // the package's only build
   let packageDir: string;
   try {
     packageDir = path.resolve(path.dirname(require.resolve('@sparticuz/chromium')), '..');
