@@ -23,7 +23,14 @@ export class PresenceError extends Error {
   }
 }
 
-/** Replaces the password of every `scheme://user:password@host` in `text` with `***`. */
+/**
+ * Hides every password in `text`, in each form the \`pg\` driver reads one: the
+ * password of `scheme://user:password@host` (up to the last `@` of the authority, as a
+ * URL parser splits it, so a raw `@` in the password is hidden too) and the value of
+ * `password=` / `sslpassword=` parameters. Errs towards hiding too much.
+ */
 export function redactPasswords(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@\s]*@/gi, '$1***@');
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s"`<>?#:]*:)[^\s"`<>?#]*@/gi, '$1***@')
+    .replace(/((?:^|[?&;\s])(?:ssl)?password=)[^\s"`&#]*/gi, '$1***');
 }

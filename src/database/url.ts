@@ -28,7 +28,3 @@ export function parseDatabaseUrl(url: unknown): DatabaseLocation {
   );
 }
 
-/** The URL with any password hidden, for messages. */
-export function displayUrl(url: string): string {
-  return redactPasswords(url);
-}

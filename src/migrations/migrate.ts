@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { adapterFactory } from '../database/open.js';
-import { displayUrl, type DatabaseLocation } from '../database/url.js';
-import { PresenceError } from '../errors.js';
+import type { DatabaseLocation } from '../database/url.js';
+import { PresenceError, redactPasswords } from '../errors.js';
 import { readBundledMigrations, readLockfile, readSchemaFiles, schemaDir } from './bundled.js';
 import { withSchemaEngine } from './schemaEngine.js';
 
@@ -47,6 +47,6 @@ function migrationError(error: unknown, location: DatabaseLocation): PresenceErr
   const message = raw.includes('unknown variant `SocketTimeout`')
     ? 'the database stayed locked by another connection until the busy timeout (5 s) ran out; retry when it is free'
     : raw;
-  const prefix = `Migrating ${displayUrl(location.url)} failed`;
+  const prefix = `Migrating ${redactPasswords(location.url)} failed`;
   return new PresenceError('MIGRATION_FAILED', `${prefix}${typeof code === 'string' ? ` (${code})` : ''}: ${message}`, { cause: error });
 }
