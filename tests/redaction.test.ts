@@ -37,6 +37,15 @@ describe('redactPasswords', () => {
     expect(redacted).toMatch(/^Cannot connect to "/);
   });
 
+  it.each([
+    ['a raw #', 'postgresql://u:Top#Secret@host/db'],
+    ['a raw ?', 'postgresql://u:Top?Secret@host/db'],
+    ['a raw /', 'postgresql://u:Top/Secret@host/db'],
+  ])('hides the password of a URL pg cannot parse, with %s in it', (_kind, url) => {
+    expect(() => new pg.Client({ connectionString: url })).toThrow();
+    expect(redactPasswords(`bad URL ${url}`)).toBe('bad URL postgresql://u:***@host/db');
+  });
+
   it('hides sslpassword=, the key passphrase', () => {
     expect(redactPasswords('postgresql://u@host/db?sslmode=require&sslkey=/k.pem&sslpassword=KeyPass9')).toBe(
       'postgresql://u@host/db?sslmode=require&sslkey=/k.pem&sslpassword=***',

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { adapterFactory } from '../database/open.js';
 import type { DatabaseLocation } from '../database/url.js';
-import { PresenceError, redactPasswords } from '../errors.js';
+import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { readBundledMigrations, readLockfile, readSchemaFiles, schemaDir } from './bundled.js';
 import { withSchemaEngine } from './schemaEngine.js';
 
@@ -42,7 +42,8 @@ export async function applyMigrations(location: DatabaseLocation): Promise<strin
 function migrationError(error: unknown, location: DatabaseLocation): PresenceError {
   if (error instanceof PresenceError) return error;
   const code = (error as { code?: unknown })?.code;
-  const raw = (error instanceof Error ? error.message : String(error)).trim();
+  // The engine's span trace stays in `cause` (printed with DEBUG), out of the message.
+  const raw = withoutTrace(error instanceof Error ? error.message : String(error));
   // The WASM engine cannot name the driver's busy timeout; say what it means.
   const message = raw.includes('unknown variant `SocketTimeout`')
     ? 'the database stayed locked by another connection until the busy timeout (5 s) ran out; retry when it is free'
