@@ -6,7 +6,7 @@ import { PresenceError } from '../errors.js';
 import { adapterConnection, onEachConnection, type Connection } from './connections.js';
 import type { DatabaseLocation } from './url.js';
 
-/** Connection pool settings for PostgreSQL (ignored for SQLite). */
+/** Connection pool settings for PostgreSQL (ignored for SQLite); each a positive integer. */
 export interface PoolOptions {
   /** Most connections the pool opens. Default 10. */
   max?: number;
