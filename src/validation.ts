@@ -9,7 +9,7 @@ export const MAX_DURATION_SECONDS = 3_155_760_000;
 /** Longest delay a Node timer honours (2^31 - 1 ms), in seconds: a longer one would fire at once. */
 export const MAX_TIMER_SECONDS = 2_147_483;
 
-/** Throws unless `value` is a non-empty string of at most 255 characters. */
+/** Throws unless `value` is a non-empty string of at most 255 characters without a NUL byte. */
 export function assertChannelName(value: unknown, what: string): asserts value is string {
   if (typeof value !== 'string') {
     throw invalid(`${what} must be a string, got ${describe(value)}`);
@@ -20,7 +20,7 @@ export function assertChannelName(value: unknown, what: string): asserts value i
   if (value.length > MAX_NAME_LENGTH) {
     throw invalid(`${what} must be at most ${MAX_NAME_LENGTH} characters, got ${value.length}`);
   }
-  // PostgreSQL cannot store one in text, and SQLite would cut the name there when read back by C code.
+  // PostgreSQL cannot store one in text; SQLite refuses it too, so that both engines take the same names.
   if (value.includes('\0')) throw invalid(`${what} must not contain a NUL byte`);
 }
 

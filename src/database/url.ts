@@ -30,7 +30,6 @@ export function parseDatabaseUrl(url: unknown): DatabaseLocation {
   );
 }
 
-
 /**
  * Reads the URL with pg's own parser (building a client connects nothing), so that a
  * malformed one fails here with a reason instead of at the first query. The message
