@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_MAX_AGE } from '../options.js';
@@ -131,7 +132,7 @@ function isUsageError(error: unknown): boolean {
 function debugTrace(error: unknown): string {
   const traces: string[] = [];
   for (let current = error, depth = 0; current !== undefined && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
-    traces.push(`${depth === 0 ? '' : 'Caused by: '}${current instanceof Error ? (current.stack ?? current.message) : String(current)}`);
+    traces.push(`${depth === 0 ? '' : 'Caused by: '}${current instanceof Error ? (current.stack ?? current.message) : inspect(current)}`);
   }
   return traces.join('\n');
 }
