@@ -23,7 +23,22 @@ export class PresenceError extends Error {
   }
 }
 
-/** Replaces the password of every `scheme://user:password@host` in `text` with `***`. */
+/**
+ * Hides every password in `text`, in each form the `pg` driver reads one: the
+ * password of `scheme://user:password@host` (up to the last `@`, as a URL parser splits
+ * it, so a raw `@` in the password is hidden too, and so is the rest of a URL that
+ * does not parse) and the value of `password=` / `sslpassword=` parameters. Errs
+ * towards hiding too much.
+ */
 export function redactPasswords(text: string): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@\s]*@/gi, '$1***@');
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s"`<>:/]*:)[^\s"`<>]*@/gi, '$1***@')
+    .replace(/((?:^|[?&;\s])(?:ssl)?password=)[^\s"`&#]*/gi, '$1***');
+}
+
+/** `message` up to the first line of a stack or span trace (`    at ...`, the schema engine's `   0: module::fn`). */
+export function withoutTrace(message: string): string {
+  const lines = message.split('\n');
+  const start = lines.findIndex((line) => /^\s+(at |\d+: )\S/.test(line));
+  return (start === -1 ? lines : lines.slice(0, start)).join('\n').trim();
 }

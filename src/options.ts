@@ -2,7 +2,7 @@ import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database
 import type { PoolOptions } from './database/open.js';
 import { parseDatabaseUrl, type DatabaseLocation } from './database/url.js';
 import { PresenceError } from './errors.js';
-import { parseMaxAge, parseMaxAgeText } from './validation.js';
+import { MAX_TIMER_SECONDS, parseMaxAge, parseMaxAgeText } from './validation.js';
 
 /** Options of `createPresence`; every field is optional. */
 export interface PresenceOptions {
@@ -122,7 +122,7 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
     eventRetention,
     maxMetadataBytes: resolveMetadataLimit(options.maxMetadataBytes),
     liveness: resolveLiveness(options.liveness),
-    leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseMaxAge(options.leaveGrace, 'leaveGrace'),
+    leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseMaxAge(options.leaveGrace, 'leaveGrace', MAX_TIMER_SECONDS),
     tables: resolveTables(options.tables, env),
   };
   if (prisma !== undefined) {
@@ -135,7 +135,7 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
     return { database: { kind: 'client', client: prisma }, maxAge, now, touchInterval, ...sharing };
   }
   const location = parseDatabaseUrl(resolveDatabaseUrl(databaseUrl, env));
-  return { database: { kind: 'url', location, pool: options.pool ?? {} }, maxAge, now, touchInterval, ...sharing };
+  return { database: { kind: 'url', location, pool: resolvePool(options.pool) }, maxAge, now, touchInterval, ...sharing };
 }
 
 function resolveTouchInterval(explicit: unknown, maxAge: number): number {
@@ -148,6 +148,29 @@ function resolveTouchInterval(explicit: unknown, maxAge: number): number {
     );
   }
   return explicit;
+}
+
+const POOL_FIELDS = ['max', 'connectTimeout', 'idleTimeout'] as const;
+
+/** Pool settings checked here, since pg would only fail on them at the first query. */
+function resolvePool(explicit: unknown): PoolOptions {
+  if (explicit === undefined) return {};
+  if (typeof explicit !== 'object' || explicit === null || Array.isArray(explicit)) {
+    throw new PresenceError('INVALID_ARGUMENT', `pool must be an object { max?, connectTimeout?, idleTimeout? }, got ${String(explicit)}`);
+  }
+  const unknown = Object.keys(explicit).filter((key) => !(POOL_FIELDS as readonly string[]).includes(key));
+  if (unknown.length > 0) {
+    throw new PresenceError('INVALID_ARGUMENT', `pool has no option ${unknown.join(', ')}: use ${POOL_FIELDS.join(', ')}`);
+  }
+  const pool = explicit as Record<string, unknown>;
+  for (const field of POOL_FIELDS) {
+    const value = pool[field];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_TIMER_SECONDS * 1000)) {
+      const what = field === 'max' ? 'a number of connections' : 'a number of milliseconds';
+      throw new PresenceError('INVALID_ARGUMENT', `pool.${field} must be ${what}, a positive integer, got ${String(value)}`);
+    }
+  }
+  return explicit as PoolOptions;
 }
 
 function resolveMetadataLimit(explicit: unknown): number {
@@ -164,7 +187,7 @@ function resolveLiveness(explicit: unknown): ResolvedOptions['liveness'] {
     throw new PresenceError('INVALID_ARGUMENT', `liveness must be true, false or { interval?, timeout? }, got ${String(explicit)}`);
   }
   const { interval: rawInterval, timeout: rawTimeout } = explicit === true ? {} : (explicit as LivenessOptions);
-  const interval = rawInterval === undefined ? DEFAULT_LIVENESS_INTERVAL : parseMaxAge(rawInterval, 'liveness.interval');
+  const interval = rawInterval === undefined ? DEFAULT_LIVENESS_INTERVAL : parseMaxAge(rawInterval, 'liveness.interval', MAX_TIMER_SECONDS);
   const timeout = rawTimeout === undefined ? 3 * interval : parseMaxAge(rawTimeout, 'liveness.timeout');
   if (timeout < 2 * interval) {
     throw new PresenceError('INVALID_ARGUMENT', `liveness.timeout must be at least two intervals (${2 * interval} s), got ${timeout}`);

@@ -1,7 +1,7 @@
 import { PresenceError } from './errors.js';
 import type { PresenceEvents } from './events.js';
 import type { RoomsRepository } from './repository/rooms.js';
-import { parseMaxAge } from './validation.js';
+import { MAX_TIMER_SECONDS, parseMaxAge } from './validation.js';
 
 /** Options of `startPruning`. */
 export interface PruningOptions {
@@ -10,9 +10,6 @@ export interface PruningOptions {
   /** Max age in seconds for prunePresences. Default: the tracker's. */
   maxAge?: number;
 }
-
-/** Longest delay a Node timer accepts, in seconds. */
-const MAX_TIMER_SECONDS = 2_147_483;
 
 /**
  * Runs prunePresences then pruneRooms every `every` seconds, one round at a time.

@@ -1,7 +1,7 @@
 // The installed entry point, bin/presence-admin.js, run as a real process: exit codes,
 // what reaches stdout and stderr, and the cwd-relative default database. It runs the
 // compiled dist/ (`npx tsc -p tsconfig.build.json`; npm test does it first).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +43,17 @@ function presenceAdmin(args: string[], options: { cwd?: string; env?: Record<str
         done({ code, stdout, stderr, ms: Date.now() - started });
       },
     );
+  });
+}
+
+/** Runs the bin with a reader that closes its end of stdout at once, as `| head -c 0` does. */
+function withClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: tempDir(), env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    child.on('close', (code) => done({ code, stderr }));
   });
 }
 
@@ -166,6 +177,14 @@ describe.each(testEngines())('bin/presence-admin.js on %s', (engine) => {
     const stats = await cli('stats', '--json');
     expect(stats.stderr).toBe('');
     expect(JSON.parse(stats.stdout)).toMatchObject({ command: 'stats', ok: true, database: engine, total: { rooms: 0, presences: 0 } });
+  });
+
+  it('exits quietly when the reader closes stdout (stats | head -c 0)', async () => {
+    const url = await emptyDatabase(engine);
+    expect((await presenceAdmin(['migrate', '--database-url', url])).code).toBe(0);
+    expect(await withClosedStdout(['stats', '--database-url', url])).toEqual({ code: 0, stderr: '' });
+    expect(await withClosedStdout(['stats', '--database-url', url, '--json'])).toEqual({ code: 0, stderr: '' });
+    expect(await withClosedStdout(['--help'])).toEqual({ code: 0, stderr: '' });
   });
 
   it('reads the database URL and max age from the environment', async () => {

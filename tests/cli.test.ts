@@ -103,6 +103,41 @@ describe('presence-admin without a database', () => {
     expect(asMaxAge.code).toBe(2);
   });
 
+  it.each([
+    ['a raw / in the password', 'postgresql://app:pa/ss-word@db/app', 'ss-word'],
+    ['a raw # in the password', 'postgresql://app:pa#ss-word@db/app', 'ss-word'],
+    ['a port that is not a number', 'postgresql://app:pw-word@db:five/app', 'pw-word'],
+    ['an unclosed IPv6 bracket', 'postgresql://app:pw-word@[::1/app', 'pw-word'],
+  ])('rejects a PostgreSQL URL with %s: exit 2, one line saying why, no password', async (_kind, url, secret) => {
+    const result = await cli('stats', '--database-url', url);
+    expect({ code: result.code, out: result.out }).toEqual({ code: 2, out: '' });
+    expect(result.err).toMatch(/^Error: The PostgreSQL URL cannot be read \(Invalid URL\): write it as postgresql:\/\/user@host:port\/database[^\n]*\n$/);
+    expect(result.err).not.toContain(secret);
+  });
+
+  it('prints usage errors under --json as the same JSON error object as runtime errors', async () => {
+    const usage = await cli('stats', '--no-such-option', '--json');
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.out)).toEqual({ command: 'stats', ok: false, error: { code: 'INVALID_ARGUMENT', message: "unknown option '--no-such-option'" } });
+    const badMaxAge = await cli('stats', '--max-age', 'soon', '--json');
+    expect(badMaxAge.code).toBe(2);
+    expect(JSON.parse(badMaxAge.out)).toEqual({
+      command: 'stats',
+      ok: false,
+      error: { code: 'INVALID_ARGUMENT', message: expect.stringContaining('--max-age must be a positive number of seconds, got "soon"') },
+    });
+    vi.stubEnv('PRESENCE_MAX_AGE', 'soon');
+    const runtime = await cli('stats', '--database-url', MYSQL_URL, '--json');
+    expect(runtime.code).toBe(2);
+    expect(Object.keys(JSON.parse(runtime.out))).toEqual(Object.keys(JSON.parse(usage.out)));
+  });
+
+  it('rejects --max-age too large to compute a date with exit 2', async () => {
+    const result = await cli('prune-presence', '--database-url', MYSQL_URL, '--max-age', '1e300');
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/--max-age must be at most 3155760000 seconds \(100 years\), got 1e\+300/);
+  });
+
   it('rejects an invalid PRESENCE_MAX_AGE with exit 2', async () => {
     vi.stubEnv('PRESENCE_MAX_AGE', 'soon');
     expect(await cli('prune-presence', '--database-url', MYSQL_URL)).toEqual({
@@ -150,6 +185,23 @@ describe.each(testEngines())('presence-admin on %s', (engine) => {
       } finally {
         await db.close();
       }
+    });
+
+    it("reports a migration the engine fails to apply in one line, with the engine's trace only under DEBUG", async () => {
+      const url = await migratedDatabase(engine);
+      const db = await inspect(url);
+      await db.rows('DELETE FROM "_prisma_migrations"'); // the init migration now meets its own tables
+      await db.close();
+      const result = await cli('migrate', '--database-url', url);
+      expect({ code: result.code, out: result.out }).toEqual({ code: 1, out: '' });
+      expect(result.err).toMatch(/^Error: Migrating [^\n]* failed[^\n]*already exists\n$/);
+      expect(result.err).not.toMatch(/\.rs:\d+|schema_engine|apply_migration/);
+      // The failed migration is now recorded: the engine answers P3009, and its trace shows under DEBUG.
+      vi.stubEnv('DEBUG', '1');
+      const debug = await cli('migrate', '--database-url', url, '--json');
+      expect(JSON.parse(debug.out)).toMatchObject({ ok: false, error: { code: 'MIGRATION_FAILED' } });
+      expect(debug.err.split('\n')[0]).toMatch(/^Error: Migrating [^\n]* failed \(P3009\)/);
+      expect(debug.err).toMatch(/Caused by: /);
     });
   });
 

@@ -63,6 +63,51 @@ describe('option resolution', () => {
   });
 });
 
+describe('pool options', () => {
+  const POSTGRES = 'postgresql://app@127.0.0.1:1/app';
+
+  it.each([
+    ['max: -1', { max: -1 }, /pool\.max must be/],
+    ['max: 0', { max: 0 }, /pool\.max must be/],
+    ['max: 2.5', { max: 2.5 }, /pool\.max must be/],
+    ["max: '10'", { max: '10' }, /pool\.max must be/],
+    ['connectTimeout: NaN', { connectTimeout: Number.NaN }, /pool\.connectTimeout must be/],
+    ['connectTimeout: -5', { connectTimeout: -5 }, /pool\.connectTimeout must be/],
+    ['idleTimeout: Infinity', { idleTimeout: Number.POSITIVE_INFINITY }, /pool\.idleTimeout must be/],
+    ['idleTimeout past a Node timer (2^31 ms)', { idleTimeout: 2 ** 31 }, /pool\.idleTimeout must be/],
+    ['a misspelt field (maxConnections)', { maxConnections: 5 }, /pool has no option maxConnections/],
+    ['a number', 10, /pool must be an object/],
+    ['null', null, /pool must be an object/],
+  ])('createPresence rejects %s with INVALID_ARGUMENT at once', (_kind, pool, message) => {
+    expect(() => createPresence({ databaseUrl: POSTGRES, pool: pool as never })).toThrow(
+      expect.objectContaining({ name: 'PresenceError', code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) }),
+    );
+  });
+
+  it('keeps valid settings', () => {
+    const { database } = resolveOptions({ databaseUrl: POSTGRES, pool: { max: 1, connectTimeout: 250, idleTimeout: 1 } }, {});
+    expect(database).toMatchObject({ pool: { max: 1, connectTimeout: 250, idleTimeout: 1 } });
+  });
+});
+
+describe('durations that no date or timer can hold', () => {
+  it.each([
+    ['maxAge', { maxAge: 1e300 }, /maxAge must be at most 3155760000 seconds/],
+    ['eventRetention', { eventRetention: 1e300 }, /eventRetention must be at most/],
+    ['leaveGrace past a Node timer', { leaveGrace: 2_147_484 }, /leaveGrace must be at most 2147483 seconds/],
+    ['liveness.interval past a Node timer', { liveness: { interval: 2_147_484 } }, /liveness\.interval must be at most/],
+    ['liveness.timeout', { liveness: { timeout: 1e300 } }, /liveness\.timeout must be at most/],
+  ])('rejects %s with INVALID_ARGUMENT', (_kind, options, message) => {
+    expect(() => resolveOptions({ databaseUrl: 'file:./unused.db', ...options }, {})).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) }),
+    );
+  });
+
+  it('rejects PRESENCE_MAX_AGE=1e300', () => {
+    expect(() => resolveOptions({}, { PRESENCE_MAX_AGE: '1e300' })).toThrow(/PRESENCE_MAX_AGE must be at most/);
+  });
+});
+
 describe('createPresence reads the environment', () => {
   const saved = { ...process.env };
   afterEach(() => {

@@ -10,6 +10,7 @@ const badNames: [string, unknown][] = [
   ['undefined', undefined],
   ['an object', { name: 'lobby' }],
   ['256 characters', tooLong],
+  ['containing a NUL byte', 'lob\u0000by'],
 ];
 const badUserIds: [string, unknown][] = [
   ['an object', { id: 1 }],
@@ -18,6 +19,7 @@ const badUserIds: [string, unknown][] = [
   ['NaN', Number.NaN],
   ['an empty string', ''],
   ['256 characters', tooLong],
+  ['a string containing a NUL byte', 'ali\u0000ce'],
 ];
 const badMaxAges: [string, unknown][] = [
   ['zero', 0],
@@ -25,6 +27,8 @@ const badMaxAges: [string, unknown][] = [
   ['infinite', Number.POSITIVE_INFINITY],
   ['NaN', Number.NaN],
   ['a string', '60'],
+  ['too large to compute a date (1e300)', 1e300],
+  ['past 100 years', 3_155_760_001],
 ];
 
 describe.each(testEngines())('bad input on %s', (engine) => {
@@ -84,7 +88,23 @@ describe.each(testEngines())('bad input on %s', (engine) => {
   });
 
   it.each(badMaxAges)('prunePresences rejects a max age that is %s', async (_kind, maxAge) => {
-    await expect(presence.rooms.prunePresences(maxAge as number)).rejects.toEqual(invalid(/maxAge must be a positive number/));
+    await expect(presence.rooms.prunePresences(maxAge as number)).rejects.toEqual(invalid(/^maxAge must be/));
+  });
+
+  it.each(badMaxAges)('stats rejects a max age that is %s', async (_kind, maxAge) => {
+    await expect(presence.rooms.stats(undefined, maxAge as number)).rejects.toEqual(invalid(/^maxAge must be/));
+  });
+
+  it('accepts a max age of 100 years', async () => {
+    expect((await presence.rooms.stats(['lobby'], 3_155_760_000)).total.stale).toBe(0);
+  });
+
+  it.each([
+    ['a string', 'lobby'],
+    ['a Set', new Set(['lobby'])],
+    ['an array with a NUL byte in a name', ['lob\u0000by']],
+  ])('stats rejects room names given as %s', async (_kind, rooms) => {
+    await expect(presence.rooms.stats(rooms as never)).rejects.toEqual(invalid(/room name/));
   });
 
   it.each(badMaxAges.filter(([kind]) => kind !== 'a string'))('createPresence rejects a max age that is %s', (_kind, maxAge) => {

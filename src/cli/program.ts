@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { PresenceError, redactPasswords } from '../errors.js';
+import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_MAX_AGE } from '../options.js';
 import { parseMaxAgeText } from '../validation.js';
 import { parseDatabaseUrl } from '../database/url.js';
@@ -106,26 +107,39 @@ export async function run(argv: string[], output: Output = processOutput): Promi
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version "fail" with exit code 0; commander already printed its message.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      if (error.exitCode === 0) return EXIT.ok;
+      if (argv.includes('--json')) output.out(jsonFailure(argv, 'INVALID_ARGUMENT', redactPasswords(error.message.replace(/^error: /, ''))));
+      return EXIT.usage;
     }
     const message = describeFailure(error);
-    if (argv.includes('--json')) {
-      const code = error instanceof PresenceError ? error.code : 'FAILED';
-      output.out(`${JSON.stringify({ command: argv.find((word) => !word.startsWith('-')) ?? null, ok: false, error: { code, message } })}\n`);
-    }
+    if (argv.includes('--json')) output.out(jsonFailure(argv, error instanceof PresenceError ? error.code : 'FAILED', message));
     output.err(`Error: ${message}\n`);
-    if (process.env.DEBUG && error instanceof Error && error.stack) output.err(`${redactPasswords(error.stack)}\n`);
+    if (process.env.DEBUG) output.err(`${redactPasswords(debugTrace(error))}\n`);
     return isUsageError(error) ? EXIT.usage : EXIT.failure;
   }
+}
+
+/** The one JSON line a failed command prints with --json, usage errors included. */
+function jsonFailure(argv: string[], code: string, message: string): string {
+  return `${JSON.stringify({ command: argv.find((word) => !word.startsWith('-')) ?? null, ok: false, error: { code, message } })}\n`;
 }
 
 function isUsageError(error: unknown): boolean {
   return error instanceof PresenceError && (error.code === 'INVALID_ARGUMENT' || error.code === 'UNSUPPORTED_DATABASE');
 }
 
-/** One line: a PresenceError's whole message, or the last line of a driver's multi-line one. */
+/** The error's stack and those of its causes, for DEBUG. */
+function debugTrace(error: unknown): string {
+  const traces: string[] = [];
+  for (let current = error, depth = 0; current !== undefined && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    traces.push(`${depth === 0 ? '' : 'Caused by: '}${current instanceof Error ? (current.stack ?? current.message) : inspect(current)}`);
+  }
+  return traces.join('\n');
+}
+
+/** One line: a PresenceError's whole message, or the last line of a driver's multi-line one; never a trace. */
 function describeFailure(error: unknown): string {
-  const message = (error instanceof Error ? error.message : String(error)).trim();
+  const message = withoutTrace(error instanceof Error ? error.message : String(error));
   const line = error instanceof PresenceError ? message.replace(/\s*\n\s*/g, ' ') : message.split('\n').filter(Boolean).at(-1);
   return redactPasswords(line || 'unknown failure');
 }

@@ -166,7 +166,11 @@ const UNAVAILABLE = new Set([
   'TlsConnectionError',
   'ConnectionClosed',
   'TooManyConnections',
+  'SocketTimeout',
 ]);
+
+/** PrismaClient's codes for the same failures: unreachable, timed out, connection closed, pool timeout. */
+const PRISMA_UNAVAILABLE = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 
 function translateError(error: unknown): unknown {
   if (error instanceof PresenceError) return error;
@@ -209,10 +213,31 @@ function isStillBusy(error: unknown): boolean {
   return typeof original === 'string' && original.startsWith('SQLITE_BUSY');
 }
 
-/** pg's own connection errors, which reach us without a driver-adapter classification. */
+/**
+ * A server that is shutting down, restarting or refusing connections, or a connection
+ * lost on the way. The adapter classifies only some of these: the rest reach us as its
+ * generic `postgres` kind with a SQLSTATE (57P01 admin shutdown, 57P03 starting up,
+ * class 08 connection exceptions), as PrismaClient codes, or as pg's own plain errors.
+ */
 function isConnectionFailure(error: unknown): boolean {
-  const messages = [error, (error as { cause?: unknown } | null)?.cause].map((e) => (e instanceof Error ? e.message : ''));
-  return messages.some((message) => /connection terminated|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET/i.test(message));
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  const codes = [adapterCause(error)?.originalCode, codeOf(error), codeOf(cause)];
+  if (codes.some((code) => typeof code === 'string' && (isUnavailableState(code) || PRISMA_UNAVAILABLE.has(code) || SOCKET_ERRORS.has(code)))) {
+    return true;
+  }
+  const messages = [error, cause].map((e) => (e instanceof Error ? e.message : ''));
+  return messages.some((message) => /connection terminated|not queryable|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET|EPIPE/i.test(message));
+}
+
+const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** SQLSTATE 57P01-57P05 (shutdown, crash, cannot connect now...), class 08 (connection exception), 53300 (too many connections). */
+function isUnavailableState(code: string): boolean {
+  return /^57P0[1-5]$/.test(code) || /^08[0-9A-Z]{3}$/.test(code) || code === '53300';
+}
+
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
 }
 
 function firstLine(error: unknown): string {

@@ -7,7 +7,7 @@ import { adapterConnection, onEachConnection, type Connection } from './connecti
 import { sqliteConnection } from './sqlite.js';
 import type { DatabaseLocation } from './url.js';
 
-/** Connection pool settings for PostgreSQL (ignored for SQLite). */
+/** Connection pool settings for PostgreSQL (ignored for SQLite); each a positive integer. */
 export interface PoolOptions {
   /** Most connections the pool opens. Default 10. */
   max?: number;

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { PresenceError, redactPasswords } from '../errors.js';
 
 /** The two engines prisma-presence runs on. */
@@ -20,6 +21,7 @@ export function parseDatabaseUrl(url: unknown): DatabaseLocation {
     return { dialect: 'sqlite', url, path };
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
+    assertReadableByPg(url);
     return { dialect: 'postgresql', url };
   }
   throw new PresenceError(
@@ -28,7 +30,19 @@ export function parseDatabaseUrl(url: unknown): DatabaseLocation {
   );
 }
 
-/** The URL with any password hidden, for messages. */
-export function displayUrl(url: string): string {
-  return redactPasswords(url);
+/**
+ * Reads the URL with pg's own parser (building a client connects nothing), so that a
+ * malformed one fails here with a reason instead of at the first query. The message
+ * leaves the URL out: one that does not parse may not redact cleanly either.
+ */
+function assertReadableByPg(url: string): void {
+  try {
+    new pg.Client({ connectionString: url });
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    throw new PresenceError(
+      'INVALID_ARGUMENT',
+      `The PostgreSQL URL cannot be read (${reason}): write it as postgresql://user@host:port/database, a password as user:password with any / ? # in it percent-encoded (%2F %3F %23)`,
+    );
+  }
 }

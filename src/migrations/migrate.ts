@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { adapterFactory } from '../database/open.js';
-import { displayUrl, type DatabaseLocation } from '../database/url.js';
-import { PresenceError } from '../errors.js';
+import type { DatabaseLocation } from '../database/url.js';
+import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { readBundledMigrations, readLockfile, readSchemaFiles, schemaDir } from './bundled.js';
 import { withSchemaEngine } from './schemaEngine.js';
 
@@ -42,11 +42,12 @@ export async function applyMigrations(location: DatabaseLocation): Promise<strin
 function migrationError(error: unknown, location: DatabaseLocation): PresenceError {
   if (error instanceof PresenceError) return error;
   const code = (error as { code?: unknown })?.code;
-  const raw = (error instanceof Error ? error.message : String(error)).trim();
+  // The engine's span trace stays in `cause` (printed with DEBUG), out of the message.
+  const raw = withoutTrace(error instanceof Error ? error.message : String(error));
   // The WASM engine cannot name the driver's busy timeout; say what it means.
   const message = raw.includes('unknown variant `SocketTimeout`')
     ? 'the database stayed locked by another connection until the busy timeout (5 s) ran out; retry when it is free'
     : raw;
-  const prefix = `Migrating ${displayUrl(location.url)} failed`;
+  const prefix = `Migrating ${redactPasswords(location.url)} failed`;
   return new PresenceError('MIGRATION_FAILED', `${prefix}${typeof code === 'string' ? ` (${code})` : ''}: ${message}`, { cause: error });
 }

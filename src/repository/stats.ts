@@ -1,5 +1,5 @@
 import { list, sql, type Sql } from '../database/sql.js';
-import { assertChannelName, parseMaxAge } from '../validation.js';
+import { assertRoomNames, parseMaxAge } from '../validation.js';
 import type { RepositoryContext } from './context.js';
 
 /** Counts for one room, or for all of them together. */
@@ -62,7 +62,7 @@ interface CountsRow {
  * rooms: the per-room groups and the totals row are one UNION ALL.
  */
 export async function presenceStats(context: RepositoryContext, names?: readonly string[], maxAge?: number): Promise<PresenceStats> {
-  names?.forEach((name) => assertChannelName(name, 'room name'));
+  if (names !== undefined) assertRoomNames(names);
   const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
   // Count as prunePresences would decide: buffered touches first.
   await context.touches.flush();

@@ -32,6 +32,10 @@ export interface PostgresServer {
   dataDir: string;
   /** Stops the server and removes its temp directory; safe to call more than once. */
   stop(): Promise<void>;
+  /** Shuts the server down (`pg_ctl stop -m <mode>`), keeping its data, as an operator's restart does. */
+  halt(mode?: 'smart' | 'fast' | 'immediate'): Promise<void>;
+  /** Starts a halted server again on the same port. */
+  resume(): Promise<void>;
 }
 
 /** How to run a PostgreSQL binary: directly, or as the `postgres` user when we are root. */
@@ -118,10 +122,19 @@ export async function startPostgresServer(options: { binDir?: string; maxConnect
       const port = await findFreePort();
       const opts = [...settings.map((s) => `-c ${s}`), `-p ${port}`, `-k ${baseDir}`].join(' ');
       try {
-        await runner.run(pgCtl, ['start', '-D', dataDir, '-w', '-t', '60', '-l', logFile, '-o', opts], baseDir, 90_000);
+        const start = () => runner.run(pgCtl, ['start', '-D', dataDir, '-w', '-t', '60', '-l', logFile, '-o', opts], baseDir, 90_000);
+        await start();
         started = true;
         const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
-        return { url, port, dataDir, stop };
+        const halt = async (mode = 'fast') => {
+          await runner.run(pgCtl, ['stop', '-D', dataDir, '-m', mode, '-w', '-t', '60'], baseDir, 70_000);
+          started = false;
+        };
+        const resume = async () => {
+          await start();
+          started = true;
+        };
+        return { url, port, dataDir, stop, halt, resume };
       } catch (err) {
         const log = await readTail(logFile);
         // pg_ctl may have left a half-started postmaster behind; make sure it is gone.
