@@ -139,6 +139,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     expect(other.events('changed').filter((report) => report.room === 'lobby').map((report) => report.added)).toEqual(
       Array.from({ length: 10 }, (_, i) => `chan.${i}`),
     );
+    expect(other.events('resync')).toEqual([]);
     if (engine === 'postgresql') {
       // Listening again: a new change arrives within the bound.
       const committed = Date.now();
@@ -148,37 +149,80 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     }
   });
 
-  it('a listener that could not read for longer than the retention is told to resynchronise', async () => {
-    const listener = tracker({ eventRetention: 1 });
+  it('a listener whose reads fail reports one error per outage and, having lost nothing, goes on without resync', async () => {
+    const listener = tracker();
     const errors: Error[] = [];
     const resyncs: string[] = [];
+    const heard: string[] = [];
     listener.on('error', (error) => void errors.push(error));
     listener.on('resync', ({ reason }) => void resyncs.push(reason));
-    listener.on('changed', () => {});
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+    const writer = tracker();
+    await writer.rooms.add('lobby', 'chan.before');
+    await eventually(() => heard.includes('chan.before'), 5000, 'the first change');
     await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
     try {
       await eventually(() => errors.length > 0, 5000, 'a failed read');
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // several more failed polls
     } finally {
       await database.db.rows('ALTER TABLE "PresenceEventAway" RENAME TO "PresenceEvent"');
     }
-    await eventually(() => resyncs.length === 1, 5000, 'the resync event');
-    expect(resyncs[0]).toMatch(/^shared events could not be read for \d+ s$/);
+    await writer.rooms.add('lobby', 'chan.after');
+    await eventually(() => heard.includes('chan.after'), 5000, 'the change after the outage');
     expect(errors).toHaveLength(1); // one report per outage, not one per poll
+    expect(resyncs).toEqual([]);
+  });
+
+  it('a listener whose event loop is blocked while the log is trimmed past what it read gets resync with the reason, then hears what follows', async () => {
+    const listener = await worker();
+    await listening(listener);
+    const writer = tracker();
+    // Its prunes remove every entry logged more than 1 s before a clock 5 s ahead: all of them.
+    const trimmer = tracker({ eventRetention: 1, now: () => new Date(Date.now() + 5000) });
+    const blocked = listener.inbox.wait((report) => report.blocking === true, 5000, 'the listener to block');
+    listener.block(4000);
+    await blocked;
+    for (let i = 0; i < 3; i++) await writer.rooms.add('lobby', `chan.${i}`);
+    await trimmer.rooms.prunePresences();
+    const resync = await listener.inbox.next((report) => report.event === 'resync', 15_000, 'resync');
+    expect(resync.reason).toMatch(/^shared events were trimmed from the log before this process read them \(its previous read was \d+ s ago\)$/);
+    await writer.rooms.add('lobby', 'chan.after');
+    await listener.inbox.next((report) => report.added === 'chan.after', 5000, 'the change after the resync');
+    // Trimmed before it could read them: not delivered, and resync told it so, once.
+    expect(listener.events('changed').filter((report) => report.room === 'lobby').map((report) => report.added)).toEqual(['chan.after']);
+    expect(listener.events('resync')).toHaveLength(1);
   });
 
   it('the log stays bounded: prunePresences removes entries older than the retention', async () => {
     const clock = manualClock(new Date().toISOString());
     const writer = tracker({ now: clock.now, eventRetention: 60 });
     for (let i = 0; i < 5; i++) await writer.rooms.add('lobby', `chan.${i}`);
-    const count = async () => Number((await database.db.rows<{ n: number }>('SELECT count(*) AS n FROM "PresenceEvent"'))[0]!.n);
+    const count = async () => Number((await database.db.rows<{ n: number }>(`SELECT count(*) AS n FROM "PresenceEvent" WHERE "origin" <> 'trim'`))[0]!.n);
     expect(await count()).toBe(5);
     clock.advance(30);
     await writer.rooms.add('lobby', 'chan.late');
     clock.advance(40);
     await writer.rooms.prunePresences(3600);
     expect(await count()).toBe(1);
+  });
+
+  it('a prune from cron without PRESENCE_SHARE_EVENTS trims the log (default retention 600 s); stats shows its size and oldest entry', async () => {
+    const old = tracker({ now: () => new Date(Date.now() - 700_000) });
+    await old.rooms.add('lobby', 'chan.old');
+    await tracker().rooms.add('lobby', 'chan.new');
+    const logged = async () =>
+      (await database.db.rows<{ payload: string }>(`SELECT "payload" FROM "PresenceEvent" WHERE "origin" <> 'trim'`)).map(
+        (row) => (JSON.parse(row.payload) as { added: { channelName: string } }).added.channelName,
+      );
+    expect((await logged()).sort()).toEqual(['chan.new', 'chan.old']);
+    const before = await presenceAdmin(['stats', '--database-url', database.url], {});
+    expect(before.stdout).toMatch(/\nshared log: 2 entries, oldest \d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+    const oldest = new Date(before.stdout.match(/oldest (\S+)/)![1]!).getTime();
+    expect(Math.abs(oldest - (Date.now() - 700_000))).toBeLessThan(60_000);
+
+    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], {});
+    expect(result).toEqual({ code: 0, stdout: 'Pruned 1 presence from 1 room\n', stderr: '' });
+    expect(await logged()).toEqual(['chan.new']);
   });
 
   it('without shareEvents nothing is logged and the single-statement paths stay', async () => {

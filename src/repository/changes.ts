@@ -5,6 +5,7 @@
 // each room's changes in commit order.
 import type { Transaction } from '../database/client.js';
 import { list, sql, type Sql } from '../database/sql.js';
+import { appendToLog } from '../sharing/log.js';
 import type { Presence, PresenceChangedEvent, PresenceUpdatedEvent, Room } from '../types.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
@@ -20,12 +21,8 @@ export type Update = Omit<PresenceUpdatedEvent, 'remote'>;
 /** What the shared log holds and `publish` emits: room changes and metadata updates. */
 export type Entry = Change | Update;
 
-/** The PostgreSQL NOTIFY channel that wakes readers of the shared log. */
-export const NOTIFY_CHANNEL = 'prisma_presence';
 /** First key of the advisory locks on rooms (the second is the room id): "pres". */
 const ROOM_LOCK_NAMESPACE = 0x70726573;
-/** Log rows per INSERT, well under both engines' parameter limits. */
-const LOG_CHUNK = 500;
 
 /** Whether writes must take the detailed path. */
 export function needsDetail(context: RepositoryContext): boolean {
@@ -110,7 +107,7 @@ export async function recordChanges(
   changes: Omit<PresenceChangedEvent, 'remote'>[],
 ): Promise<RecordedChange[]> {
   const recorded = await withUserTransitions(tx, changes);
-  if (context.sharing.enabled && recorded.length > 0) await logChanges(context, tx, recorded);
+  if (context.sharing.enabled) await appendToLog(context, tx, recorded);
   return recorded;
 }
 
@@ -139,24 +136,8 @@ const userKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}`;
 
 /** Inside the update's transaction: logs it for other processes when sharing is on. */
 export async function recordUpdates(context: RepositoryContext, tx: Transaction, updates: Update[]): Promise<Update[]> {
-  if (context.sharing.enabled && updates.length > 0) await logChanges(context, tx, updates);
+  if (context.sharing.enabled) await appendToLog(context, tx, updates);
   return updates;
-}
-
-async function logChanges(context: RepositoryContext, tx: Transaction, changes: Entry[]): Promise<void> {
-  const createdAt = context.now();
-  for (let start = 0; start < changes.length; start += LOG_CHUNK) {
-    const rows = changes
-      .slice(start, start + LOG_CHUNK)
-      .map((change) => sql`(${change.room.id}, ${context.sharing.origin}, ${JSON.stringify(change)}, ${createdAt})`);
-    await tx.execute(sql`INSERT INTO "PresenceEvent" ("roomId", "origin", "payload", "createdAt") VALUES ${joinSql(rows)}`);
-  }
-  // pg_notify returns void, which the driver adapter cannot read as a query result.
-  if (context.db.dialect === 'postgresql') await tx.execute(sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`);
-}
-
-function joinSql(pieces: Sql[]): Sql {
-  return pieces.slice(1).reduce((joined, piece) => sql`${joined}, ${piece}`, pieces[0]!);
 }
 
 /** A change, with its user transitions when the detailed path worked them out. */

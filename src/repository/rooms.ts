@@ -3,6 +3,7 @@ import { list, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
 import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
+import { trimLog } from '../sharing/log.js';
 import { presenceStats, type PresenceStats } from './stats.js';
 import { deleteLocked, lockRooms, needsDetail, prunedByRoom, publish, recordChanges, recordUpdates, removeMatching } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
@@ -185,7 +186,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     // because the OR would keep the common case (no dead server) off the lastSeen index.
     const deadServers = await db.query<{ id: string }>(sql`SELECT "id" FROM "PresenceServer" WHERE "expiresAt" < ${now}`);
     const stale = deadServers.length === 0 ? staleSince : sql`(${staleSince} OR "serverId" IN (${list(deadServers.map((row) => row.id))}))`;
-    if (context.sharing.enabled) await pruneSharedLog(now);
+    await trimLog(db, now, context.sharing.retention);
     if (needsDetail(context)) {
       const { changes, count } = await db.transaction(async (tx) => {
         const rows = await deleteLocked(context, tx, stale);
@@ -211,11 +212,6 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   /** Drops the liveness rows of dead servers, whose presences the prune just removed. */
   async function forgetDeadServers(ids: string[]): Promise<void> {
     if (ids.length > 0) await db.execute(sql`DELETE FROM "PresenceServer" WHERE "id" IN (${list(ids)})`);
-  }
-
-  /** Keeps the shared log bounded: entries older than the retention go with each prune. */
-  function pruneSharedLog(now: Date): Promise<number> {
-    return db.execute(sql`DELETE FROM "PresenceEvent" WHERE "createdAt" < ${new Date(now.getTime() - context.sharing.retention * 1000)}`);
   }
 
   async function pruneRooms(): Promise<number> {

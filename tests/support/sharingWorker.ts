@@ -3,7 +3,8 @@
 //   in:  {"op":"add","args":["lobby","chan.1","alice"]}  (any rooms/presences method)
 //        {"op":"block","ms":1500}                         (busy event loop: reads nothing)
 // SHARING_LIVENESS=1 registers it as a server (liveness interval 0.2 s, timeout 0.6 s).
-//   out: {"ready":true}, {"done":<op>}, {"error":...}, and every event it hears:
+//   out: {"ready":true}, {"blocking":true} (written before a block starts), {"done":<op>},
+//        {"error":...}, and every event it hears:
 //        {"event":"changed","room":"lobby","added":"chan.1","removed":null,"pruned":[],"remote":true,"at":<ms>}
 import { createInterface } from 'node:readline';
 import { createPresence, type PresenceChangedEvent } from '../../src/index.ts';
@@ -42,6 +43,7 @@ lines.on('line', async (line) => {
   const command = JSON.parse(line) as { op: string; args?: unknown[]; ms?: number };
   try {
     if (command.op === 'block') {
+      print({ blocking: true }); // a pipe write is synchronous on Linux: it is out before the loop stops
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms);
     } else {
       const [repository, method] = command.op.split('.') as ['rooms' | 'presences', string];
