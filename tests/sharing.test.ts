@@ -1,7 +1,11 @@
 // Event sharing between processes: real OS processes (tests/support/sharingWorker.ts)
 // and the real presence-admin bin, on a database that both engines share the same way.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { createPresence, type PresenceChangedEvent, type PresenceTracker, type UserPresenceEvent } from '../src/index.ts';
+import { PrismaClient as PostgresClient } from '../src/generated/postgresql/client.ts';
+import { PrismaClient as SqliteClient } from '../src/generated/sqlite/client.ts';
 import { manualClock } from './support/clock.ts';
 import { testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
@@ -223,6 +227,26 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     const result = await presenceAdmin(['prune-presence', '--database-url', database.url], {});
     expect(result).toEqual({ code: 0, stdout: 'Pruned 1 presence from 1 room\n', stderr: '' });
     expect(await logged()).toEqual(['chan.new']);
+  });
+
+  it('a listener on the application’s own PrismaClient hears each change of another process once', async () => {
+    const client =
+      engine === 'sqlite' ? new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: database.url }) }) : new PostgresClient({ adapter: new PrismaPg({ connectionString: database.url }) });
+    try {
+      const listener = createPresence({ prisma: client, shareEvents: true });
+      trackers.push(listener);
+      const heard: string[] = [];
+      listener.on('changed', (event) => void heard.push(event.added ? `+${event.added.channelName}` : `-${event.removed?.channelName}`));
+      const writer = tracker();
+      await untilListening(writer, (channel) => eventually(() => heard.includes(`+${channel}`), 1000, channel));
+      await writer.rooms.add('lobby', 'chan.1');
+      await writer.rooms.remove('lobby', 'chan.1');
+      await eventually(() => heard.includes('-chan.1'), 5000, 'the removal');
+      expect(heard.filter((change) => change.endsWith('chan.1'))).toEqual(['+chan.1', '-chan.1']);
+      await listener.close();
+    } finally {
+      await client.$disconnect();
+    }
   });
 
   it('without shareEvents nothing is logged and the single-statement paths stay', async () => {
