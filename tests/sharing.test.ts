@@ -162,8 +162,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     listener.on('resync', ({ reason }) => void resyncs.push(reason));
     listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
     const writer = tracker();
-    await writer.rooms.add('lobby', 'chan.before');
-    await eventually(() => heard.includes('chan.before'), 5000, 'the first change');
+    await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
     await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
     try {
       await eventually(() => errors.length > 0, 5000, 'a failed read');

@@ -151,7 +151,7 @@ const PAGE = 1000;
  * hands each out once (a rolled-back transaction gives its ids back with its
  * sqlite_sequence update). The committed ids are therefore 1..seq without holes but
  * trimmed ones: a page that does not start right after the cursor, skips an id, or comes
- * back empty while seq is past the cursor means entries were trimmed before this read.
+ * back empty while seq is not the cursor means entries were trimmed before this read.
  */
 class IdOrderCursor implements LogCursor {
   private last: number | undefined;
@@ -166,7 +166,8 @@ class IdOrderCursor implements LogCursor {
     const entries = rows.filter((row) => row.id !== null);
     const first = this.last === undefined;
     const contiguous = entries.every((row, i) => Number(row.id) === this.last! + 1 + i);
-    if (first || !contiguous || (entries.length === 0 && seq > this.last!)) {
+    // seq below the cursor: the table was recreated, and its new ids would look read already.
+    if (first || !contiguous || (entries.length === 0 && seq !== this.last)) {
       this.last = seq;
       return { rows: [], lost: !first, more: false };
     }
@@ -195,7 +196,7 @@ class CommitOrderCursor implements LogCursor {
       FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS "xmin") s
       LEFT JOIN "PresenceEvent" e
         ON e."txid" >= coalesce(${this.boundary?.toString() ?? null}::bigint, s."xmin"::bigint)
-        AND NOT (e."id" = ANY(${[...this.seen.keys()]}::int[]))
+        AND NOT (e."id" = ANY(${[...this.seen.keys()]}::bigint[]))
       ORDER BY e."txid", e."id"`);
     const entries = rows.filter((row) => row.id !== null);
     const first = this.boundary === undefined;
