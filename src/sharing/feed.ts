@@ -184,6 +184,8 @@ class IdOrderCursor implements LogCursor {
  * an entry of a transaction still running then has a txid at or above the boundary and is
  * read once it commits. A trim marker whose highest removed txid is at or above the
  * boundary may have removed entries of transactions this reader had not seen committed.
+ * Within a read, entries go in id order: a writer takes its ids after locking its rooms,
+ * so one room's entries are in commit order.
  */
 class CommitOrderCursor implements LogCursor {
   private boundary: bigint | undefined;
@@ -197,7 +199,7 @@ class CommitOrderCursor implements LogCursor {
       LEFT JOIN "PresenceEvent" e
         ON e."txid" >= coalesce(${this.boundary?.toString() ?? null}::bigint, s."xmin"::bigint)
         AND NOT (e."id" = ANY(${[...this.seen.keys()]}::bigint[]))
-      ORDER BY e."txid", e."id"`);
+      ORDER BY e."id"`);
     const entries = rows.filter((row) => row.id !== null);
     const first = this.boundary === undefined;
     const lost = !first && entries.some((row) => row.origin === TRIM_ORIGIN && trimmedThrough(row) >= this.boundary!);
