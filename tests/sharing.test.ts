@@ -176,6 +176,27 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     expect(resyncs).toEqual([]);
   });
 
+  it('a listener that cannot read the log when it starts listening gets resync once it can, then hears what follows', async () => {
+    await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
+    const listener = tracker();
+    const errors: Error[] = [];
+    const resyncs: string[] = [];
+    const heard: string[] = [];
+    listener.on('error', (error) => void errors.push(error));
+    listener.on('resync', ({ reason }) => void resyncs.push(reason));
+    listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+    try {
+      await eventually(() => errors.length > 0, 5000, 'a failed read');
+    } finally {
+      await database.db.rows('ALTER TABLE "PresenceEventAway" RENAME TO "PresenceEvent"');
+    }
+    await eventually(() => resyncs.length === 1, 5000, 'the resync event');
+    expect(resyncs[0]).toMatch(/^the shared log could not be read for \d+ s after listening started$/);
+    const writer = tracker();
+    await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
+    expect(resyncs).toHaveLength(1);
+  });
+
   it('a listener whose event loop is blocked while the log is trimmed past what it read gets resync with the reason, then hears what follows', async () => {
     const listener = await worker();
     await listening(listener);

@@ -52,6 +52,8 @@ export class EventFeed {
   private started = false;
   private lastRead = Date.now();
   private failing = false;
+  /** Whether a read found where the log stood; until then nothing can be delivered. */
+  private positioned = false;
   private listener: pg.Client | undefined;
 
   constructor(private readonly options: FeedOptions) {
@@ -97,9 +99,12 @@ export class EventFeed {
       let batch: Batch;
       do {
         batch = await this.cursor.read(this.options.db);
-        if (batch.lost) this.resync();
+        if (batch.lost) this.resync(`shared events were trimmed from the log before this process read them (its previous read was ${this.secondsSinceRead()} s ago)`);
         for (const row of batch.rows) this.take(row);
       } while (batch.more && !this.stopped);
+      // Listeners were told of changes from when they subscribed, which was earlier.
+      if (!this.positioned && this.failing) this.resync(`the shared log could not be read for ${this.secondsSinceRead()} s after listening started`);
+      this.positioned = true;
       this.lastRead = Date.now();
       this.failing = false;
     } catch (error) {
@@ -108,11 +113,12 @@ export class EventFeed {
     }
   }
 
-  private resync(): void {
-    const seconds = Math.round((Date.now() - this.lastRead) / 1000);
-    this.options.events.emit('resync', {
-      reason: `shared events were trimmed from the log before this process read them (its previous read was ${seconds} s ago)`,
-    });
+  private resync(reason: string): void {
+    this.options.events.emit('resync', { reason });
+  }
+
+  private secondsSinceRead(): number {
+    return Math.round((Date.now() - this.lastRead) / 1000);
   }
 
   private take(row: LogRow): void {
