@@ -102,7 +102,7 @@ export class EventFeed {
         if (batch.lost) this.resync(`shared events were trimmed from the log before this process read them (its previous read was ${this.secondsSinceRead()} s ago)`);
         for (const row of batch.rows) this.take(row);
       } while (batch.more && !this.stopped);
-      // Listeners were told of changes from when they subscribed, which was earlier.
+      // Changes committed between subscribing and this first read cannot be told from earlier ones.
       if (!this.positioned && this.failing) this.resync(`the shared log could not be read for ${this.secondsSinceRead()} s after listening started`);
       this.positioned = true;
       this.lastRead = Date.now();
