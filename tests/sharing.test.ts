@@ -7,7 +7,7 @@ import { createPresence, type PresenceChangedEvent, type PresenceTracker, type U
 import { PrismaClient as PostgresClient } from '../src/generated/postgresql/client.ts';
 import { PrismaClient as SqliteClient } from '../src/generated/sqlite/client.ts';
 import { manualClock } from './support/clock.ts';
-import { testEngines, useDatabase } from './support/databases.ts';
+import { inspect, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
 import { presenceAdmin, untilListening, Worker } from './support/workers.ts';
 
@@ -277,5 +277,44 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     await plain.rooms.remove('lobby', 'chan.1');
     expect(await database.db.rows('SELECT * FROM "PresenceEvent"')).toEqual([]);
     expect(plain.sharesEvents).toBe(false);
+  });
+});
+
+// PostgreSQL only: a transaction left open elsewhere holds every snapshot's xmin back,
+// and with it the readers' boundary. SQLite has no such thing (one writer at a time).
+describe.each(testEngines().filter((engine) => engine === 'postgresql'))('shared events under a long-open transaction on %s', (engine) => {
+  const database = useDatabase(engine);
+
+  it('a trim of entries the listener already read, while a transaction older than them stays open, causes no resync', async () => {
+    const holder = await inspect(database.url);
+    const trackers: PresenceTracker[] = [];
+    const tracker = (options: Parameters<typeof createPresence>[0] = {}) => {
+      const created = createPresence({ databaseUrl: database.url, shareEvents: true, ...options });
+      trackers.push(created);
+      return created;
+    };
+    try {
+      await holder.rows('BEGIN');
+      await holder.rows('SELECT pg_current_xact_id()'); // takes a transaction id: xmin stays at it
+      const listener = tracker();
+      const heard: string[] = [];
+      const resyncs: string[] = [];
+      listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+      listener.on('resync', ({ reason }) => void resyncs.push(reason));
+      const writer = tracker();
+      await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
+      for (let i = 0; i < 3; i++) await writer.rooms.add('lobby', `chan.${i}`);
+      await eventually(() => heard.includes('chan.2'), 5000, 'the changes');
+      // Removes every entry logged more than 1 s before a clock 5 s ahead: all of them.
+      await tracker({ eventRetention: 1, now: () => new Date(Date.now() + 5000) }).rooms.prunePresences();
+      await writer.rooms.add('lobby', 'chan.after');
+      await eventually(() => heard.includes('chan.after'), 5000, 'the change after the trim');
+      expect(resyncs).toEqual([]);
+      expect(heard.filter((channel) => channel.startsWith('chan.') && !channel.startsWith('chan.sentinel'))).toEqual(['chan.0', 'chan.1', 'chan.2', 'chan.after']);
+    } finally {
+      await holder.rows('ROLLBACK');
+      await holder.close();
+      await Promise.all(trackers.map((running) => running.close()));
+    }
   });
 });

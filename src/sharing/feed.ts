@@ -4,7 +4,7 @@ import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
 import type { Entry } from '../repository/changes.js';
 import type { Presence } from '../types.js';
-import { NOTIFY_CHANNEL, TRIM_ORIGIN } from './log.js';
+import { NOTIFY_CHANNEL, TRIM_ORIGIN, type TrimMarker } from './log.js';
 
 export interface FeedOptions {
   db: Database;
@@ -188,8 +188,10 @@ class IdOrderCursor implements LogCursor {
  * are finished: all below its xmin. The reader keeps that xmin as its boundary and reads
  * every visible entry of a transaction at or above it, skipping the ones it read already;
  * an entry of a transaction still running then has a txid at or above the boundary and is
- * read once it commits. A trim marker whose highest removed txid is at or above the
- * boundary may have removed entries of transactions this reader had not seen committed.
+ * read once it commits. Every entry below the boundary was read, so a trim marker (see
+ * TrimMarker) tells of a loss when it removed an entry at or above the boundary that this
+ * reader had not read: for certain among the entries it lists, and to be safe when the
+ * highest txid it sums up is at or above the boundary (a reader lagging behind the trim).
  * Within a read, entries go in id order: a writer takes its ids after locking its rooms,
  * so one room's entries are in commit order.
  */
@@ -208,17 +210,21 @@ class CommitOrderCursor implements LogCursor {
       ORDER BY e."id"`);
     const entries = rows.filter((row) => row.id !== null);
     const first = this.boundary === undefined;
-    const lost = !first && entries.some((row) => row.origin === TRIM_ORIGIN && trimmedThrough(row) >= this.boundary!);
+    const lost = !first && entries.some((row) => row.origin === TRIM_ORIGIN && this.missed(JSON.parse(row.payload) as TrimMarker));
     for (const row of entries) this.seen.set(Number(row.id), BigInt(row.txid!));
     this.boundary = BigInt(rows[0]!.xmin);
     for (const [id, txid] of this.seen) if (txid < this.boundary) this.seen.delete(id);
     return { rows: first || lost ? [] : entries, lost, more: false };
   }
+
+  /** Whether the trim removed an entry this reader had not read. */
+  private missed(marker: TrimMarker): boolean {
+    const boundary = this.boundary!;
+    if (marker.below !== null && BigInt(marker.below) >= boundary) return true;
+    return marker.listed.some(([id, txid]) => BigInt(txid) >= boundary && !this.seen.has(id));
+  }
 }
 
-function trimmedThrough(marker: LogRow): bigint {
-  return BigInt((JSON.parse(marker.payload) as { trimmedThrough: string }).trimmedThrough);
-}
 
 /** JSON turned Dates into strings: turn them back. */
 function revive(entry: Entry): Entry {

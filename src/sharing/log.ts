@@ -9,11 +9,21 @@ import type { RepositoryContext } from '../repository/context.js';
 export const NOTIFY_CHANNEL = 'prisma_presence';
 /**
  * The origin of a PostgreSQL trim marker: an entry a trim writes in its own statement,
- * whose payload `{"trimmedThrough":"<txid>"}` is the highest writing transaction among
- * the entries it removed. A reader that had not read every transaction up to that one
- * may have lost entries.
+ * telling readers what it removed (see TrimMarker).
  */
 export const TRIM_ORIGIN = 'trim';
+
+/**
+ * A trim marker's payload. The trim's snapshot xmin splits what it removed: entries of
+ * older transactions are summed up by the highest txid among them (`below`, null when
+ * none); entries of transactions at or above it, usually none (a transaction left open
+ * for longer than the retention holds xmin back), are listed as [id, txid] pairs.
+ */
+export interface TrimMarker {
+  below: string | null;
+  listed: [number, string][];
+}
+
 /** Log rows per INSERT, well under both engines' parameter limits. */
 const LOG_CHUNK = 500;
 /** The current transaction's 64-bit id; xid8 has no direct cast to bigint. */
@@ -40,7 +50,7 @@ export async function appendToLog(context: RepositoryContext, tx: Transaction, e
 
 /**
  * Removes the entries logged more than `retentionSeconds` before `now`, in one statement.
- * On PostgreSQL the same statement leaves a trim marker (see TRIM_ORIGIN) when it removed
+ * On PostgreSQL the same statement leaves a trim marker (see TrimMarker) when it removed
  * anything; on SQLite readers need none: ids are handed out in commit order without reuse,
  * so an id missing below the highest one ever handed out was trimmed.
  */
@@ -51,10 +61,15 @@ export async function trimLog(db: Database, now: Date, retentionSeconds: number)
     return;
   }
   await db.execute(sql`
-    WITH "gone" AS (DELETE FROM "PresenceEvent" WHERE "createdAt" < ${cutoff} RETURNING "txid")
+    WITH "snapshot" AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS "xmin"),
+    "gone" AS (DELETE FROM "PresenceEvent" WHERE "createdAt" < ${cutoff} RETURNING "id", "txid")
     INSERT INTO "PresenceEvent" ("roomId", "origin", "payload", "createdAt", "txid")
-    SELECT 0, ${TRIM_ORIGIN}, json_build_object('trimmedThrough', max("txid")::text)::text, ${now}, ${CURRENT_TXID}
-    FROM "gone" HAVING max("txid") IS NOT NULL`);
+    SELECT 0, ${TRIM_ORIGIN}, json_build_object(
+        'below', (max(g."txid") FILTER (WHERE g."txid" < s."xmin"))::text,
+        'listed', coalesce(json_agg(json_build_array(g."id", g."txid"::text)) FILTER (WHERE g."txid" >= s."xmin"), '[]'::json)
+      )::text, ${now}, ${CURRENT_TXID}
+    FROM "gone" g CROSS JOIN "snapshot" s
+    HAVING count(g."txid") > 0`);
 }
 
 function joinSql(pieces: Sql[]): Sql {
