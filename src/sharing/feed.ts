@@ -210,8 +210,10 @@ class CommitOrderCursor implements LogCursor {
       ORDER BY e."id"`);
     const entries = rows.filter((row) => row.id !== null);
     const first = this.boundary === undefined;
-    const lost = !first && entries.some((row) => row.origin === TRIM_ORIGIN && this.missed(JSON.parse(row.payload) as TrimMarker));
+    const markers = entries.filter((row) => row.origin === TRIM_ORIGIN).map((row) => JSON.parse(row.payload) as TrimMarker);
+    const lost = !first && markers.some((marker) => this.missed(marker));
     for (const row of entries) this.seen.set(Number(row.id), BigInt(row.txid!));
+    for (const marker of markers) for (const [id] of marker.listed) this.seen.delete(id); // gone for good
     this.boundary = BigInt(rows[0]!.xmin);
     for (const [id, txid] of this.seen) if (txid < this.boundary) this.seen.delete(id);
     return { rows: first || lost ? [] : entries, lost, more: false };
