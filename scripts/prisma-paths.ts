@@ -14,11 +14,14 @@ export function modelsCopy(dialect: ScriptDialect): string {
 }
 
 /**
- * The shared models as one provider takes them. SQLite keeps `Int` where the models say
- * `BigInt`: its INTEGER is 64-bit already, and Prisma makes a SQLite `BigInt` primary key
- * a plain BIGINT column that does not number new rows by itself.
+ * The shared models as one provider takes them. On SQLite the autoincrement ids, and the
+ * `roomId` columns that hold them, stay `Int`: SQLite's INTEGER key is 64-bit already,
+ * and Prisma makes a SQLite `BigInt` autoincrement key a plain BIGINT column that does
+ * not number new rows by itself (prisma/orm#13178).
  */
 export function modelsFor(dialect: ScriptDialect, models: string): string {
   if (dialect !== 'sqlite') return models;
-  return models.replace(/^(\s+\w+\s+)BigInt( *)(.*)$/gm, (_, field: string, gap: string, rest: string) => (rest ? `${field}Int${gap}   ${rest}` : `${field}Int`));
+  return models.replace(/^(\s+(?:id|roomId)\s+)BigInt( *)(.*)$/gm, (_, field: string, gap: string, rest: string) =>
+    rest ? `${field}Int${gap}   ${rest}` : `${field}Int`,
+  );
 }

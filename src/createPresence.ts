@@ -88,7 +88,6 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
         db,
         events,
         origin: sharing.origin,
-        retention: eventRetention,
         // LISTEN/NOTIFY wakes readers at once; polling is the fallback (and SQLite's only way).
         pollInterval: database.kind === 'url' && database.location.dialect === 'postgresql' ? 1000 : database.kind === 'url' ? 200 : 100,
         listenUrl: database.kind === 'url' && database.location.dialect === 'postgresql' ? database.location.url : undefined,

@@ -34,7 +34,10 @@ export interface PresenceOptions {
    * process that writes presence. Default: env `PRESENCE_SHARE_EVENTS` (`1`/`true`), else off.
    */
   shareEvents?: boolean;
-  /** Seconds the shared log keeps a change; prunePresences removes older entries. Default: 600. */
+  /**
+   * Seconds the shared log keeps a change: every prunePresences of this tracker removes
+   * older entries, whether or not it shares events. Default: 600.
+   */
   eventRetention?: number;
   /** Largest metadata object accepted, in bytes of its JSON. Default: 8192. */
   maxMetadataBytes?: number;

@@ -116,6 +116,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
         'lobby 3 0 3 2',
         'TOTAL 4 0 4 3',
         '4 rooms',
+        'shared log: 0 entries',
         '',
       ]);
     });

@@ -242,7 +242,7 @@ describe('shipped schema files', () => {
     const postgresql = readFileSync(join(providerDir('postgresql'), 'models.prisma'), 'utf8');
     expect(postgresql).toMatch(/^\s+id\s+BigInt\s+@id @default\(autoincrement\(\)\)/m);
     expect(sqlite).toMatch(/^\s+id\s+Int\s+@id @default\(autoincrement\(\)\)/m);
-    expect(sqlite).not.toMatch(/BigInt/);
+    expect(sqlite).not.toMatch(/^\s+(id|roomId)\s+BigInt/m);
   });
 
   it.each(PROVIDERS)('the %s migration_lock.toml names its own provider', (provider) => {
@@ -347,6 +347,7 @@ describe.each(testEngines())('migrations on %s', (engine) => {
       { table: 'Presence', name: 'Presence_roomId_channelName_key', unique: true, columns: ['roomId', 'channelName'] },
       { table: 'Presence', name: 'Presence_serverId_idx', unique: false, columns: ['serverId'] },
       { table: 'PresenceEvent', name: 'PresenceEvent_createdAt_idx', unique: false, columns: ['createdAt'] },
+      { table: 'PresenceEvent', name: 'PresenceEvent_txid_id_idx', unique: false, columns: ['txid', 'id'] },
       { table: 'PresenceServer', name: 'PresenceServer_expiresAt_idx', unique: false, columns: ['expiresAt'] },
       { table: 'Room', name: 'Room_channelName_key', unique: true, columns: ['channelName'] },
     ]);
@@ -439,6 +440,31 @@ describe.each(testEngines())('migrations on %s', (engine) => {
       });
     });
   }
+
+  it('the presence_event_commit_order migration applies over a log holding entries, keeps them, and ids go on from the highest', async () => {
+    const url = await migratedDatabase(engine);
+    const commitOrder = expectedNames.find((name) => name.endsWith('_presence_event_commit_order'))!;
+    await withInspector(url, async (db) => {
+      // Back to the table as the earlier migrations left it, holding entries.
+      await db.rows('DROP INDEX "PresenceEvent_txid_id_idx"');
+      await db.rows('ALTER TABLE "PresenceEvent" DROP COLUMN "txid"');
+      await db.rows(`DELETE FROM "_prisma_migrations" WHERE migration_name = ?`, commitOrder);
+      for (const room of [1, 2, 3]) {
+        await db.rows(`INSERT INTO "PresenceEvent" ("roomId", "origin", "payload", "createdAt") VALUES (?, 'old', '{}', '2026-01-01T00:00:00.000+00:00')`, room);
+      }
+    });
+    const before = await withInspector(url, (db) => db.rows('SELECT "id", "roomId", "origin", "payload", "createdAt" FROM "PresenceEvent" ORDER BY "id"'));
+
+    expect(await migrate({ databaseUrl: url })).toEqual([commitOrder]);
+    await withInspector(url, async (db) => {
+      expect(await db.rows('SELECT "id", "roomId", "origin", "payload", "createdAt" FROM "PresenceEvent" ORDER BY "id"')).toEqual(before);
+      expect(await db.rows('SELECT "txid" FROM "PresenceEvent"')).toEqual([{ txid: null }, { txid: null }, { txid: null }]);
+      await db.rows('DELETE FROM "PresenceEvent" WHERE "id" = 3');
+      await db.rows(`INSERT INTO "PresenceEvent" ("roomId", "origin", "payload", "createdAt") VALUES (4, 'new', '{}', '2026-01-02T00:00:00.000+00:00')`);
+      // A trimmed id is never handed out again: readers on SQLite rely on it.
+      expect((await db.rows<{ id: number }>(`SELECT "id" FROM "PresenceEvent" WHERE "origin" = 'new'`)).map((row) => Number(row.id))).toEqual([4]);
+    });
+  });
 
   it('migrate refuses a database that has other tables but no migration history (P3005) and writes nothing', async () => {
     const url = await emptyDatabase(engine);

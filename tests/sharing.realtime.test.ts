@@ -11,7 +11,7 @@ import { attachPresence as attachSocketIo, type PresenceMessage } from '../src/i
 import { attachPresence as attachWs, type WsServerMessage } from '../src/integrations/ws.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually, listen, Mailbox } from './support/realtime.ts';
-import { presenceAdmin, untilListening } from './support/workers.ts';
+import { presenceAdmin, untilListening, Worker } from './support/workers.ts';
 
 /** Two minutes: older than the bin's default max age (60 s), so such a presence is stale at once. */
 const LAG_MS = 120_000;
@@ -255,6 +255,36 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
       expect(victim.inbox.received.filter((message) => message.type === 'pruned')).toHaveLength(1);
       expect(victim.connected()).toBe(true); // onPruned 'notify': told, not disconnected
     }
+    expect(integrationErrors).toEqual([]);
+  });
+
+  it('when the servers could not read before the log was trimmed, resync re-sends both servers’ clients the full members list', async () => {
+    await startServers();
+    const resyncs: string[] = [];
+    for (const server of [ioPresence, wsPresence]) server.on('resync', ({ reason }) => void resyncs.push(reason));
+    await serversListening();
+    const alice = await socketIoClient();
+    const bob = await wsClient();
+    await alice.join('lobby', 'alice');
+    await bob.join('lobby', 'bob');
+    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob']), 5000, `${client.kind}: alice and bob`);
+
+    // Another process adds ghost, waits a second, then prunes with a 1 s retention: ghost's
+    // entry is trimmed while this process (both servers) is blocked and reads nothing.
+    const other = await Worker.start(database.url, { SHARING_EVENT_RETENTION: '1' });
+    try {
+      // Queued in this order, and run in this order by the worker.
+      const added = other.run('rooms.add', 'lobby', 'chan.ghost', 'ghost');
+      other.block(1100);
+      const pruned = other.run('rooms.prunePresences');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3500);
+      await Promise.all([added, pruned]);
+      for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'ghost']), 5000, `${client.kind}: ghost after resync`);
+    } finally {
+      await other.stop();
+    }
+    expect(resyncs).toHaveLength(2);
+    for (const server of [ioPresence, wsPresence]) expect(heard.get(server)!.received.filter((event) => event.added?.channelName === 'chan.ghost')).toEqual([]);
     expect(integrationErrors).toEqual([]);
   });
 });

@@ -1,9 +1,13 @@
 // Event sharing between processes: real OS processes (tests/support/sharingWorker.ts)
 // and the real presence-admin bin, on a database that both engines share the same way.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { createPresence, type PresenceChangedEvent, type PresenceTracker, type UserPresenceEvent } from '../src/index.ts';
+import { PrismaClient as PostgresClient } from '../src/generated/postgresql/client.ts';
+import { PrismaClient as SqliteClient } from '../src/generated/sqlite/client.ts';
 import { manualClock } from './support/clock.ts';
-import { testEngines, useDatabase } from './support/databases.ts';
+import { inspect, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
 import { presenceAdmin, untilListening, Worker } from './support/workers.ts';
 
@@ -139,6 +143,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     expect(other.events('changed').filter((report) => report.room === 'lobby').map((report) => report.added)).toEqual(
       Array.from({ length: 10 }, (_, i) => `chan.${i}`),
     );
+    expect(other.events('resync')).toEqual([]);
     if (engine === 'postgresql') {
       // Listening again: a new change arrives within the bound.
       const committed = Date.now();
@@ -148,37 +153,120 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     }
   });
 
-  it('a listener that could not read for longer than the retention is told to resynchronise', async () => {
-    const listener = tracker({ eventRetention: 1 });
+  it('a listener whose reads fail reports one error per outage and, having lost nothing, goes on without resync', async () => {
+    const listener = tracker();
     const errors: Error[] = [];
     const resyncs: string[] = [];
+    const heard: string[] = [];
     listener.on('error', (error) => void errors.push(error));
     listener.on('resync', ({ reason }) => void resyncs.push(reason));
-    listener.on('changed', () => {});
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+    const writer = tracker();
+    await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
     await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
     try {
       await eventually(() => errors.length > 0, 5000, 'a failed read');
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // several more failed polls
+    } finally {
+      await database.db.rows('ALTER TABLE "PresenceEventAway" RENAME TO "PresenceEvent"');
+    }
+    await writer.rooms.add('lobby', 'chan.after');
+    await eventually(() => heard.includes('chan.after'), 5000, 'the change after the outage');
+    expect(errors).toHaveLength(1); // one report per outage, not one per poll
+    expect(resyncs).toEqual([]);
+  });
+
+  it('a listener that cannot read the log when it starts listening gets resync once it can, then hears what follows', async () => {
+    await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
+    const listener = tracker();
+    const errors: Error[] = [];
+    const resyncs: string[] = [];
+    const heard: string[] = [];
+    listener.on('error', (error) => void errors.push(error));
+    listener.on('resync', ({ reason }) => void resyncs.push(reason));
+    listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+    try {
+      await eventually(() => errors.length > 0, 5000, 'a failed read');
     } finally {
       await database.db.rows('ALTER TABLE "PresenceEventAway" RENAME TO "PresenceEvent"');
     }
     await eventually(() => resyncs.length === 1, 5000, 'the resync event');
-    expect(resyncs[0]).toMatch(/^shared events could not be read for \d+ s$/);
-    expect(errors).toHaveLength(1); // one report per outage, not one per poll
+    expect(resyncs[0]).toMatch(/^the shared log could not be read for \d+ s after listening started$/);
+    const writer = tracker();
+    await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
+    expect(resyncs).toHaveLength(1);
+  });
+
+  it('a listener whose event loop is blocked while the log is trimmed past what it read gets resync with the reason, then hears what follows', async () => {
+    const listener = await worker();
+    await listening(listener);
+    const writer = tracker();
+    // Its prunes remove every entry logged more than 1 s before a clock 5 s ahead: all of them.
+    const trimmer = tracker({ eventRetention: 1, now: () => new Date(Date.now() + 5000) });
+    const blocked = listener.inbox.wait((report) => report.blocking === true, 5000, 'the listener to block');
+    listener.block(4000);
+    await blocked;
+    for (let i = 0; i < 3; i++) await writer.rooms.add('lobby', `chan.${i}`);
+    await trimmer.rooms.prunePresences();
+    const resync = await listener.inbox.next((report) => report.event === 'resync', 15_000, 'resync');
+    expect(resync.reason).toMatch(/^shared events were trimmed from the log before this process read them \(its previous read was \d+ s ago\)$/);
+    await writer.rooms.add('lobby', 'chan.after');
+    await listener.inbox.next((report) => report.added === 'chan.after', 5000, 'the change after the resync');
+    // Trimmed before it could read them: not delivered, and resync told it so, once.
+    expect(listener.events('changed').filter((report) => report.room === 'lobby').map((report) => report.added)).toEqual(['chan.after']);
+    expect(listener.events('resync')).toHaveLength(1);
   });
 
   it('the log stays bounded: prunePresences removes entries older than the retention', async () => {
     const clock = manualClock(new Date().toISOString());
     const writer = tracker({ now: clock.now, eventRetention: 60 });
     for (let i = 0; i < 5; i++) await writer.rooms.add('lobby', `chan.${i}`);
-    const count = async () => Number((await database.db.rows<{ n: number }>('SELECT count(*) AS n FROM "PresenceEvent"'))[0]!.n);
+    const count = async () => Number((await database.db.rows<{ n: number }>(`SELECT count(*) AS n FROM "PresenceEvent" WHERE "origin" <> 'trim'`))[0]!.n);
     expect(await count()).toBe(5);
     clock.advance(30);
     await writer.rooms.add('lobby', 'chan.late');
     clock.advance(40);
     await writer.rooms.prunePresences(3600);
     expect(await count()).toBe(1);
+  });
+
+  it('a prune from cron without PRESENCE_SHARE_EVENTS trims the log (default retention 600 s); stats shows its size and oldest entry', async () => {
+    const old = tracker({ now: () => new Date(Date.now() - 700_000) });
+    await old.rooms.add('lobby', 'chan.old');
+    await tracker().rooms.add('lobby', 'chan.new');
+    const logged = async () =>
+      (await database.db.rows<{ payload: string }>(`SELECT "payload" FROM "PresenceEvent" WHERE "origin" <> 'trim'`)).map(
+        (row) => (JSON.parse(row.payload) as { added: { channelName: string } }).added.channelName,
+      );
+    expect((await logged()).sort()).toEqual(['chan.new', 'chan.old']);
+    const before = await presenceAdmin(['stats', '--database-url', database.url], {});
+    expect(before.stdout).toMatch(/\nshared log: 2 entries, oldest \d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
+    const oldest = new Date(before.stdout.match(/oldest (\S+)/)![1]!).getTime();
+    expect(Math.abs(oldest - (Date.now() - 700_000))).toBeLessThan(60_000);
+
+    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], {});
+    expect(result).toEqual({ code: 0, stdout: 'Pruned 1 presence from 1 room\n', stderr: '' });
+    expect(await logged()).toEqual(['chan.new']);
+  });
+
+  it('a listener on the application’s own PrismaClient hears each change of another process once', async () => {
+    const client =
+      engine === 'sqlite' ? new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: database.url }) }) : new PostgresClient({ adapter: new PrismaPg({ connectionString: database.url }) });
+    try {
+      const listener = createPresence({ prisma: client, shareEvents: true });
+      trackers.push(listener);
+      const heard: string[] = [];
+      listener.on('changed', (event) => void heard.push(event.added ? `+${event.added.channelName}` : `-${event.removed?.channelName}`));
+      const writer = tracker();
+      await untilListening(writer, (channel) => eventually(() => heard.includes(`+${channel}`), 1000, channel));
+      await writer.rooms.add('lobby', 'chan.1');
+      await writer.rooms.remove('lobby', 'chan.1');
+      await eventually(() => heard.includes('-chan.1'), 5000, 'the removal');
+      expect(heard.filter((change) => change.endsWith('chan.1'))).toEqual(['+chan.1', '-chan.1']);
+      await listener.close();
+    } finally {
+      await client.$disconnect();
+    }
   });
 
   it('without shareEvents nothing is logged and the single-statement paths stay', async () => {
@@ -189,5 +277,44 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     await plain.rooms.remove('lobby', 'chan.1');
     expect(await database.db.rows('SELECT * FROM "PresenceEvent"')).toEqual([]);
     expect(plain.sharesEvents).toBe(false);
+  });
+});
+
+// PostgreSQL only: a transaction left open elsewhere holds every snapshot's xmin back,
+// and with it the readers' boundary. SQLite has no such thing (one writer at a time).
+describe.each(testEngines().filter((engine) => engine === 'postgresql'))('shared events under a long-open transaction on %s', (engine) => {
+  const database = useDatabase(engine);
+
+  it('a trim of entries the listener already read, while a transaction older than them stays open, causes no resync', async () => {
+    const holder = await inspect(database.url);
+    const trackers: PresenceTracker[] = [];
+    const tracker = (options: Parameters<typeof createPresence>[0] = {}) => {
+      const created = createPresence({ databaseUrl: database.url, shareEvents: true, ...options });
+      trackers.push(created);
+      return created;
+    };
+    try {
+      await holder.rows('BEGIN');
+      await holder.rows('SELECT pg_current_xact_id()'); // takes a transaction id: xmin stays at it
+      const listener = tracker();
+      const heard: string[] = [];
+      const resyncs: string[] = [];
+      listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+      listener.on('resync', ({ reason }) => void resyncs.push(reason));
+      const writer = tracker();
+      await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
+      for (let i = 0; i < 3; i++) await writer.rooms.add('lobby', `chan.${i}`);
+      await eventually(() => heard.includes('chan.2'), 5000, 'the changes');
+      // Removes every entry logged more than 1 s before a clock 5 s ahead: all of them.
+      await tracker({ eventRetention: 1, now: () => new Date(Date.now() + 5000) }).rooms.prunePresences();
+      await writer.rooms.add('lobby', 'chan.after');
+      await eventually(() => heard.includes('chan.after'), 5000, 'the change after the trim');
+      expect(resyncs).toEqual([]);
+      expect(heard.filter((channel) => channel.startsWith('chan.') && !channel.startsWith('chan.sentinel'))).toEqual(['chan.0', 'chan.1', 'chan.2', 'chan.after']);
+    } finally {
+      await holder.rows('ROLLBACK');
+      await holder.close();
+      await Promise.all(trackers.map((running) => running.close()));
+    }
   });
 });

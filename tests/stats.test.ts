@@ -25,6 +25,7 @@ describe.each(testEngines())('rooms.stats on %s', (engine) => {
     expect(await presence.rooms.stats()).toEqual({
       maxAge: 60,
       servers: [],
+      log: { entries: 0, oldest: null },
       total: { rooms: 3, presences: 6, users: 2, anonymous: 2, stale: 4 },
       rooms: [
         { room: 'attic', rooms: 1, presences: 0, users: 0, anonymous: 0, stale: 0 },

@@ -88,7 +88,8 @@ export async function statsCommand(options: CommandOptions & { room?: string[]; 
     const servers = stats.servers.map(
       (server) => `server ${server.hostname}:${server.pid} ${server.id} ${server.alive ? 'alive' : 'dead'} ${plural(server.presences, 'presence')}`,
     );
-    return { summary: [...table, plural(stats.total.rooms, 'room'), ...servers].join('\n'), details: { ...stats } };
+    const log = `shared log: ${stats.log.entries} ${stats.log.entries === 1 ? 'entry' : 'entries'}${stats.log.oldest ? `, oldest ${stats.log.oldest.toISOString()}` : ''}`;
+    return { summary: [...table, plural(stats.total.rooms, 'room'), ...servers, log].join('\n'), details: { ...stats } };
   });
 }
 

@@ -6,6 +6,7 @@
 // shared log holds each room's changes in commit order.
 import type { Transaction } from '../database/client.js';
 import { anyOf, sql, type Sql } from '../database/sql.js';
+import { appendToLog } from '../sharing/log.js';
 import type { Presence, PresenceChangedEvent, PresenceUpdatedEvent, Room } from '../types.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
@@ -24,8 +25,6 @@ export type Update = Omit<PresenceUpdatedEvent, 'remote'>;
 /** What the shared log holds and `publish` emits: room changes (with their user transitions when known) and metadata updates. */
 export type Entry = (Change & Partial<Pick<RecordedChange, 'usersJoined' | 'usersLeft'>>) | Update;
 
-/** The PostgreSQL NOTIFY channel that wakes readers of the shared log. */
-export const NOTIFY_CHANNEL = 'prisma_presence';
 /** First key of the advisory locks on rooms: "pres". */
 const ROOM_LOCK_NAMESPACE = 0x70726573;
 /**
@@ -33,8 +32,6 @@ const ROOM_LOCK_NAMESPACE = 0x70726573;
  * takes at most this many locks: PostgreSQL's lock table holds only a few thousand.
  */
 const ROOM_LOCK_KEYS = 64;
-/** Log rows per INSERT, well under both engines' parameter limits. */
-const LOG_CHUNK = 500;
 
 /** Whether writes must report per-user transitions or log for other processes. */
 export function needsDetail(context: RepositoryContext): boolean {
@@ -124,13 +121,13 @@ function prunedByRoom(rows: PresenceRow[]): Change[] {
  */
 export async function recordChanges(context: RepositoryContext, tx: Transaction, changes: Change[]): Promise<RecordedChange[]> {
   const recorded = await withUserTransitions(context, tx, changes);
-  if (context.sharing.enabled && recorded.length > 0) await logEntries(context, tx, recorded);
+  if (context.sharing.enabled) await appendToLog(context, tx, recorded);
   return recorded;
 }
 
 /** Inside the update's transaction: logs it for other processes when sharing is on. */
 export async function recordUpdates(context: RepositoryContext, tx: Transaction, updates: Update[]): Promise<Update[]> {
-  if (context.sharing.enabled && updates.length > 0) await logEntries(context, tx, updates);
+  if (context.sharing.enabled) await appendToLog(context, tx, updates);
   return updates;
 }
 
@@ -174,22 +171,6 @@ async function connectionCounts(context: RepositoryContext, tx: Transaction, pai
 }
 
 const userKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}`;
-
-async function logEntries(context: RepositoryContext, tx: Transaction, entries: Entry[]): Promise<void> {
-  const createdAt = context.now();
-  for (let start = 0; start < entries.length; start += LOG_CHUNK) {
-    const rows = entries
-      .slice(start, start + LOG_CHUNK)
-      .map((entry) => sql`(${entry.room.id}, ${context.sharing.origin}, ${JSON.stringify(entry)}, ${createdAt})`);
-    await tx.execute(sql`INSERT INTO "PresenceEvent" ("roomId", "origin", "payload", "createdAt") VALUES ${joinSql(rows)}`);
-  }
-  // pg_notify returns void, which the driver adapter cannot read as a query result.
-  if (context.db.dialect === 'postgresql') await tx.execute(sql`SELECT pg_notify(${NOTIFY_CHANNEL}, '')`);
-}
-
-function joinSql(pieces: Sql[]): Sql {
-  return pieces.slice(1).reduce((joined, piece) => sql`${joined}, ${piece}`, pieces[0]!);
-}
 
 /** Emits committed entries to this process's listeners: `changed`, then per-user leaves and joins; or `updated`. */
 export function publish(context: RepositoryContext, entries: Entry[], remote = false): void {

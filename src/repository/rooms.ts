@@ -4,6 +4,7 @@ import { PresenceError } from '../errors.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
 import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
 import { presenceStats, type PresenceStats } from './stats.js';
+import { trimLog } from '../sharing/log.js';
 import { deletePresences, deleteWith, lockRooms, needsDetail, publish, recordChanges, recordUpdates, type Change, type Entry, type Update } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
@@ -200,16 +201,11 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
       const stale = dead.length === 0 ? staleSince : sql`(${staleSince} OR "serverId" ${anyOf(dead, 'text')})`;
       const deleted = await deleteWith(context, tx, stale, 'pruned');
       if (dead.length > 0) await tx.execute(sql`DELETE FROM "PresenceServer" WHERE "id" ${anyOf(dead, 'text')}`);
-      await trimLog(tx, now);
+      await trimLog(tx, db.dialect, now, context.sharing.retention);
       return deleted;
     });
     publish(context, entries);
     return count;
-  }
-
-  /** Keeps the shared log bounded: entries older than the retention go with each prune, whoever shares events. */
-  function trimLog(tx: Transaction, now: Date): Promise<number> {
-    return tx.execute(sql`DELETE FROM "PresenceEvent" WHERE "createdAt" < ${new Date(now.getTime() - context.sharing.retention * 1000)}`);
   }
 
   async function pruneRooms(): Promise<number> {

@@ -24,6 +24,8 @@ export interface PresenceStats {
   maxAge: number;
   /** Server processes registered with the `liveness` option, by id, with how many presences each holds. */
   servers: ServerStats[];
+  /** The shared event log (PresenceEvent): how many entries it holds and when the oldest was logged (null when empty). */
+  log: { entries: number; oldest: Date | null };
 }
 
 export interface ServerStats {
@@ -80,6 +82,7 @@ export async function presenceStats(context: RepositoryContext, names?: readonly
     UNION ALL
     ${counts(sql`NULL`)}`);
   const servers = await serverStats(context);
+  const log = await logStats(context);
   const perRoom = rows.filter((row) => row.room !== null).map((row) => ({ room: row.room!, ...toCounts(row) }));
   const total = rows.find((row) => row.room === null);
   return {
@@ -87,7 +90,15 @@ export async function presenceStats(context: RepositoryContext, names?: readonly
     rooms: perRoom.sort((a, b) => (a.room < b.room ? -1 : a.room > b.room ? 1 : 0)),
     maxAge: seconds,
     servers,
+    log,
   };
+}
+
+async function logStats(context: RepositoryContext): Promise<PresenceStats['log']> {
+  const [row] = await context.db.query<{ entries: number | bigint; oldest: Date | string | null }>(sql`
+    SELECT count(*) AS "entries", min("createdAt") AS "oldest" FROM "PresenceEvent"`);
+  const oldest = row?.oldest ?? null;
+  return { entries: Number(row?.entries ?? 0), oldest: oldest === null ? null : new Date(oldest) };
 }
 
 async function serverStats(context: RepositoryContext): Promise<ServerStats[]> {

@@ -1,17 +1,16 @@
 import pg from 'pg';
 import type { Database } from '../database/client.js';
-import { list, sql } from '../database/sql.js';
+import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
-import { NOTIFY_CHANNEL, type Entry } from '../repository/changes.js';
+import type { Entry } from '../repository/changes.js';
 import type { Presence } from '../types.js';
+import { NOTIFY_CHANNEL, TRIM_ORIGIN, type TrimMarker } from './log.js';
 
 export interface FeedOptions {
   db: Database;
   events: PresenceEvents;
   /** This tracker's origin: its own entries were delivered locally already. */
   origin: string;
-  /** Seconds entries are kept: a reader that could not read for longer may have missed some. */
-  retention: number;
   /** Milliseconds between two reads when nothing wakes the reader earlier. */
   pollInterval: number;
   /** PostgreSQL URL for LISTEN, which wakes the reader as soon as a change commits. */
@@ -25,19 +24,27 @@ interface LogRow {
   payload: string;
 }
 
-/** How long a missing id may still show up (a transaction that took its id but had not committed yet). */
-const GAP_PATIENCE_MS = 10_000;
-const BATCH = 1000;
+/** One read of the log: the entries committed since the previous one, in commit order. */
+interface Batch {
+  rows: LogRow[];
+  /** Entries committed since the previous read were trimmed before this one: nothing is delivered. */
+  lost: boolean;
+  /** More entries are waiting (SQLite reads in pages). */
+  more: boolean;
+}
+
+/** Where a reader is in the log; the first read only finds the present. */
+interface LogCursor {
+  read(db: Database): Promise<Batch>;
+}
 
 /**
- * Reads the shared log from where this process started, in id order, and delivers what
- * other processes wrote. Ids are taken before commit, so on PostgreSQL a later id can
- * become visible first: a skipped id is remembered as a gap and read again until it
- * appears or its transaction has surely rolled back.
+ * Delivers what other processes log, each entry committed after the reader started
+ * exactly once; when entries it had not read yet were trimmed, it emits `resync` instead
+ * and goes on from the present.
  */
 export class EventFeed {
-  private cursor: number | undefined;
-  private readonly gaps = new Map<number, number>();
+  private readonly cursor: LogCursor;
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<void> | undefined;
   private readAgain = false;
@@ -45,9 +52,13 @@ export class EventFeed {
   private started = false;
   private lastRead = Date.now();
   private failing = false;
+  /** Whether a read found where the log stood; until then nothing can be delivered. */
+  private positioned = false;
   private listener: pg.Client | undefined;
 
-  constructor(private readonly options: FeedOptions) {}
+  constructor(private readonly options: FeedOptions) {
+    this.cursor = options.db.dialect === 'postgresql' ? new CommitOrderCursor() : new IdOrderCursor();
+  }
 
   start(): void {
     if (this.started || this.stopped) return;
@@ -85,52 +96,34 @@ export class EventFeed {
 
   private async readAll(): Promise<void> {
     try {
-      if (this.cursor === undefined) {
-        const [row] = await this.options.db.query<{ id: number | bigint | null }>(sql`SELECT max("id") AS "id" FROM "PresenceEvent"`);
-        this.cursor = Number(row?.id ?? 0);
-      }
-      while (!this.stopped && (await this.readBatch()) === BATCH);
-      this.recovered();
+      let batch: Batch;
+      do {
+        batch = await this.cursor.read(this.options.db);
+        if (batch.lost) this.resync(`shared events were trimmed from the log before this process read them (its previous read was ${this.secondsSinceRead()} s ago)`);
+        for (const row of batch.rows) this.take(row);
+      } while (batch.more && !this.stopped);
+      // Changes committed between subscribing and this first read cannot be told from earlier ones.
+      if (!this.positioned && this.failing) this.resync(`the shared log could not be read for ${this.secondsSinceRead()} s after listening started`);
+      this.positioned = true;
+      this.lastRead = Date.now();
+      this.failing = false;
     } catch (error) {
       if (!this.failing && !this.stopped) this.options.events.report(error, 'reading shared presence events');
       this.failing = true;
     }
   }
 
-  private async readBatch(): Promise<number> {
-    const cursor = this.cursor!;
-    this.forgetOldGaps();
-    const missing = [...this.gaps.keys()];
-    const rows = await this.options.db.query<LogRow>(sql`
-      SELECT "id", "origin", "payload" FROM "PresenceEvent"
-      WHERE "id" > ${cursor}${missing.length > 0 ? sql` OR "id" IN (${list(missing)})` : sql``}
-      ORDER BY "id" LIMIT ${BATCH}`);
-    for (const row of rows) this.take(Number(row.id), row);
-    return rows.length;
+  private resync(reason: string): void {
+    this.options.events.emit('resync', { reason });
   }
 
-  private take(id: number, row: LogRow): void {
-    if (this.gaps.delete(id) === false) {
-      const now = Date.now();
-      for (let skipped = this.cursor! + 1; skipped < id && skipped - this.cursor! <= BATCH; skipped++) this.gaps.set(skipped, now);
-      this.cursor = Math.max(this.cursor!, id);
-    }
-    if (row.origin === this.options.origin) return;
+  private secondsSinceRead(): number {
+    return Math.round((Date.now() - this.lastRead) / 1000);
+  }
+
+  private take(row: LogRow): void {
+    if (row.origin === this.options.origin || row.origin === TRIM_ORIGIN) return;
     this.options.deliver([revive(JSON.parse(row.payload) as Entry)]);
-  }
-
-  private forgetOldGaps(): void {
-    const oldest = Date.now() - GAP_PATIENCE_MS;
-    for (const [id, since] of this.gaps) if (since < oldest) this.gaps.delete(id);
-  }
-
-  private recovered(): void {
-    const silentFor = Date.now() - this.lastRead;
-    this.lastRead = Date.now();
-    if (this.failing && silentFor > this.options.retention * 1000) {
-      this.options.events.emit('resync', { reason: `shared events could not be read for ${Math.round(silentFor / 1000)} s` });
-    }
-    this.failing = false;
   }
 
   /** LISTEN on a connection of its own; after it drops, reconnect and read what was missed. */
@@ -156,6 +149,84 @@ export class EventFeed {
     }
   }
 }
+
+const PAGE = 1000;
+
+/**
+ * SQLite: writers take turns, so ids are handed out in commit order, and AUTOINCREMENT
+ * hands each out once (a rolled-back transaction gives its ids back with its
+ * sqlite_sequence update). The committed ids are therefore 1..seq without holes but
+ * trimmed ones: a page that does not start right after the cursor, skips an id, or comes
+ * back empty while seq is not the cursor means entries were trimmed before this read.
+ */
+class IdOrderCursor implements LogCursor {
+  private last: number | undefined;
+
+  async read(db: Database): Promise<Batch> {
+    const rows = await db.query<LogRow & { id: number | bigint | null; seq: number | bigint }>(sql`
+      SELECT s."seq", e."id", e."origin", e."payload"
+      FROM (SELECT coalesce((SELECT "seq" FROM "sqlite_sequence" WHERE "name" = 'PresenceEvent'), 0) AS "seq") s
+      LEFT JOIN "PresenceEvent" e ON e."id" > ${this.last ?? sql`s."seq"`}
+      ORDER BY e."id" LIMIT ${PAGE}`);
+    const seq = Number(rows[0]!.seq);
+    const entries = rows.filter((row) => row.id !== null);
+    const first = this.last === undefined;
+    const contiguous = entries.every((row, i) => Number(row.id) === this.last! + 1 + i);
+    // seq below the cursor: the table was recreated, and its new ids would look read already.
+    if (first || !contiguous || (entries.length === 0 && seq !== this.last)) {
+      this.last = seq;
+      return { rows: [], lost: !first, more: false };
+    }
+    if (entries.length > 0) this.last = Number(entries.at(-1)!.id);
+    return { rows: entries, lost: false, more: entries.length === PAGE };
+  }
+}
+
+/**
+ * PostgreSQL: ids (and writing transactions' ids) are taken before commit, so a later one
+ * can commit first. Each read is one statement whose snapshot tells which transactions
+ * are finished: all below its xmin. The reader keeps that xmin as its boundary and reads
+ * every visible entry of a transaction at or above it, skipping the ones it read already;
+ * an entry of a transaction still running then has a txid at or above the boundary and is
+ * read once it commits. Every entry below the boundary was read, so a trim marker (see
+ * TrimMarker) tells of a loss when it removed an entry at or above the boundary that this
+ * reader had not read: for certain among the entries it lists, and to be safe when the
+ * highest txid it sums up is at or above the boundary (a reader lagging behind the trim).
+ * Within a read, entries go in id order: a writer takes its ids after locking its rooms,
+ * so one room's entries are in commit order.
+ */
+class CommitOrderCursor implements LogCursor {
+  private boundary: bigint | undefined;
+  /** Entries at or above the boundary already read, by id, with their txid. */
+  private readonly seen = new Map<number, bigint>();
+
+  async read(db: Database): Promise<Batch> {
+    const rows = await db.query<LogRow & { id: number | bigint | null; txid: string | null; xmin: string }>(sql`
+      SELECT s."xmin", e."id", e."txid"::text AS "txid", e."origin", e."payload"
+      FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS "xmin") s
+      LEFT JOIN "PresenceEvent" e
+        ON e."txid" >= coalesce(${this.boundary?.toString() ?? null}::bigint, s."xmin"::bigint)
+        AND NOT (e."id" = ANY(${[...this.seen.keys()]}::bigint[]))
+      ORDER BY e."id"`);
+    const entries = rows.filter((row) => row.id !== null);
+    const first = this.boundary === undefined;
+    const markers = entries.filter((row) => row.origin === TRIM_ORIGIN).map((row) => JSON.parse(row.payload) as TrimMarker);
+    const lost = !first && markers.some((marker) => this.missed(marker));
+    for (const row of entries) this.seen.set(Number(row.id), BigInt(row.txid!));
+    for (const marker of markers) for (const [id] of marker.listed) this.seen.delete(id); // gone for good
+    this.boundary = BigInt(rows[0]!.xmin);
+    for (const [id, txid] of this.seen) if (txid < this.boundary) this.seen.delete(id);
+    return { rows: first || lost ? [] : entries, lost, more: false };
+  }
+
+  /** Whether the trim removed an entry this reader had not read. */
+  private missed(marker: TrimMarker): boolean {
+    const boundary = this.boundary!;
+    if (marker.below !== null && BigInt(marker.below) >= boundary) return true;
+    return marker.listed.some(([id, txid]) => BigInt(txid) >= boundary && !this.seen.has(id));
+  }
+}
+
 
 /** JSON turned Dates into strings: turn them back. */
 function revive(entry: Entry): Entry {

@@ -2,8 +2,11 @@
 // and reporting over stdout, one JSON object per line:
 //   in:  {"op":"add","args":["lobby","chan.1","alice"]}  (any rooms/presences method)
 //        {"op":"block","ms":1500}                         (busy event loop: reads nothing)
-// SHARING_LIVENESS=1 registers it as a server (liveness interval 0.2 s, timeout 0.6 s).
-//   out: {"ready":true}, {"done":<op>}, {"error":...}, and every event it hears:
+// Commands run one after another, in the order they arrive.
+// SHARING_LIVENESS=1 registers it as a server (liveness interval 0.2 s, timeout 0.6 s);
+// SHARING_EVENT_RETENTION sets eventRetention (seconds) for its prunes.
+//   out: {"ready":true}, {"blocking":true} (written before a block starts), {"done":<op>},
+//        {"error":...}, and every event it hears:
 //        {"event":"changed","room":"lobby","added":"chan.1","removed":null,"pruned":[],"remote":true,"at":<ms>}
 import { createInterface } from 'node:readline';
 import { createPresence, type PresenceChangedEvent } from '../../src/index.ts';
@@ -13,6 +16,7 @@ const presence = createPresence({
   shareEvents: true,
   maxAge: 60,
   liveness: process.env.SHARING_LIVENESS === '1' ? { interval: 0.2, timeout: 0.6 } : false,
+  eventRetention: process.env.SHARING_EVENT_RETENTION ? Number(process.env.SHARING_EVENT_RETENTION) : undefined,
 });
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
@@ -38,10 +42,14 @@ presence.on('resync', (event) => print({ event: 'resync', reason: event.reason }
 presence.on('error', (error) => print({ error: error.message }));
 
 const lines = createInterface({ input: process.stdin });
-lines.on('line', async (line) => {
+let queue = Promise.resolve();
+lines.on('line', (line) => void (queue = queue.then(() => run(line))));
+
+async function run(line: string): Promise<void> {
   const command = JSON.parse(line) as { op: string; args?: unknown[]; ms?: number };
   try {
     if (command.op === 'block') {
+      print({ blocking: true }); // a pipe write is synchronous on Linux: it is out before the loop stops
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms);
     } else {
       const [repository, method] = command.op.split('.') as ['rooms' | 'presences', string];
@@ -51,8 +59,9 @@ lines.on('line', async (line) => {
   } catch (error) {
     print({ error: (error as Error).message, op: command.op });
   }
-});
+}
 lines.on('close', async () => {
+  await queue;
   await presence.close();
   process.exit(0);
 });

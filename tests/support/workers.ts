@@ -29,7 +29,7 @@ export class Worker {
   }
 
   async run(op: string, ...args: unknown[]): Promise<void> {
-    const done = this.inbox.wait((report) => report.done === op || report.op === op, 10_000, `${op} to finish`);
+    const done = this.inbox.wait((report) => report.done === op || report.op === op, 60_000, `${op} to finish`);
     this.child.stdin!.write(`${JSON.stringify({ op, args })}\n`);
     const report = await done;
     if (report.error) throw new Error(String(report.error));

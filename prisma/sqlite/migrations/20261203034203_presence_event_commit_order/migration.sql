@@ -1,0 +1,5 @@
+-- AlterTable
+ALTER TABLE "PresenceEvent" ADD COLUMN "txid" BIGINT;
+
+-- CreateIndex
+CREATE INDEX "PresenceEvent_txid_id_idx" ON "PresenceEvent"("txid", "id");
