@@ -3,15 +3,18 @@ import { PresenceError } from './errors.js';
 /**
  * The boundary of a tracker's public calls: every call returns a promise (a bad argument
  * rejects, it never throws), calls after `close()` reject with CLOSED, and `close()`
- * can wait for the calls already running.
+ * can wait for the calls already running. While closing, the tracker's own listeners
+ * (`admitWhileClosing`) may still call: they react to the last changes.
  */
 export class CallBoundary {
   private readonly running = new Set<Promise<unknown>>();
-  private closed = false;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+
+  constructor(private readonly admitWhileClosing: () => boolean) {}
 
   /** Runs `call` unless closed, and remembers it until it settles. */
   run<R>(call: () => Promise<R>): Promise<R> {
-    if (this.closed) return Promise.reject(closedError());
+    if (this.state === 'closed' || (this.state === 'closing' && !this.admitWhileClosing())) return Promise.reject(closedError());
     let result: Promise<R>;
     try {
       result = call();
@@ -31,14 +34,19 @@ export class CallBoundary {
     ) as T;
   }
 
-  /** Refuses new calls from now on. */
-  close(): void {
-    this.closed = true;
+  /** Refuses new calls from now on, but those of listeners until `closed()`. */
+  closing(): void {
+    this.state = 'closing';
   }
 
-  /** Throws CLOSED once closed (for the synchronous methods). */
+  /** Refuses every call from now on. */
+  closed(): void {
+    this.state = 'closed';
+  }
+
+  /** Throws CLOSED once closing (for the synchronous methods). */
   assertOpen(): void {
-    if (this.closed) throw closedError();
+    if (this.state !== 'open') throw closedError();
   }
 
   /** Resolves when every call started before `close()` has settled. */

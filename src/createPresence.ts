@@ -80,7 +80,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
   context.departures = new Departures(leaveGrace, events, presences.leaveAll);
-  const calls = new CallBoundary();
+  const calls = new CallBoundary(() => events.inListener());
   let closing: Promise<void> | undefined;
   let pruner: Pruner | undefined;
   const feed = shareEvents
@@ -135,7 +135,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
 
   /** Refuses new calls, lets those in flight finish, runs what is pending, then lets go of the database. */
   async function shutDown(): Promise<void> {
-    calls.close();
+    calls.closing();
     await pruner?.stop();
     await calls.drain();
     await context.departures?.flush();
@@ -145,6 +145,8 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     await touches.flush().catch(() => {}); // a failure was already reported as an error event
     // Async `changed` listeners often query presence: let them finish first.
     await events.settle();
+    await calls.drain();
+    calls.closed();
     await db.close();
   }
   return tracker;

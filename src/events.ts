@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PresenceChangedEvent, PresenceUpdatedEvent, ResyncEvent, UserPresenceEvent } from './types.js';
 
 /** Events a presence instance emits, by name. */
@@ -46,10 +47,18 @@ export class PresenceEvents {
     return this.listeners[event].size > 0;
   }
 
+  /** Marks the code a listener runs, awaits included (see `inListener`). */
+  private readonly listening = new AsyncLocalStorage<true>();
+
+  /** Whether the caller is a listener of this emitter (or code it awaited). */
+  inListener(): boolean {
+    return this.listening.getStore() === true;
+  }
+
   emit<E extends PresenceEventName>(event: E, payload: PresenceEventMap[E]): void {
     for (const listener of [...this.listeners[event]]) {
       try {
-        const result = listener(payload);
+        const result = this.listening.run(true, () => listener(payload));
         if (result instanceof Promise) this.track(result.catch((error: unknown) => this.report(error, `a "${event}" listener`)));
       } catch (error) {
         this.report(error, `a "${event}" listener`);

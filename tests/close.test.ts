@@ -58,6 +58,19 @@ describe.each(testEngines())('close() on %s', (engine) => {
     expect(errors).toEqual([]);
   });
 
+  it('an async listener still running when close() is called may still query; close() waits for it', async () => {
+    const presence = createPresence({ databaseUrl: database.url });
+    const seen: unknown[] = [];
+    presence.on('changed', async ({ room }) => {
+      const users = await presence.rooms.getUsers(room.channelName);
+      seen.push(users, await presence.rooms.getAnonymousCount(room.channelName));
+    });
+    await presence.rooms.add('lobby', 'chan.1', 'alice');
+    await presence.close();
+    expect(seen).toEqual([['alice'], 0]);
+    await expect(presence.rooms.getUsers('lobby')).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
   it('no method throws synchronously: bad arguments reject with INVALID_ARGUMENT', async () => {
     const presence = createPresence({ databaseUrl: database.url });
     const bad = 5 as unknown as string;
