@@ -29,9 +29,20 @@ export async function migrateCommand(options: CommandOptions): Promise<CommandRe
   return { summary, details: { applied } };
 }
 
-/** `presence-admin status`: which bundled migrations are applied, pending or failed. */
+/** `presence-admin status`: which bundled migrations are applied, pending or failed, or whether app-migrated tables fit. */
 export async function statusCommand(options: CommandOptions): Promise<CommandResult> {
   const status = await migrationStatus({ databaseUrl: options.databaseUrl });
+  if (status.owner === 'application') {
+    const fits = status.differences.length === 0;
+    const lines = [
+      'The presence tables here come from your application\'s own migrations (presence-admin migrate leaves them alone)',
+      ...status.differences.map((difference) => `DIFFERS  ${difference}`),
+      fits
+        ? 'They have everything prisma-presence needs'
+        : 'Paste the current node_modules/prisma-presence/prisma/models.prisma into your schema folder and create a migration with `prisma migrate dev`',
+    ];
+    return { summary: lines.join('\n'), details: { ...status, upToDate: fits }, exitCode: fits ? undefined : EXIT_PENDING };
+  }
   const lines = [
     ...status.applied.map((name) => `applied  ${name}`),
     ...status.failed.map((name) => `FAILED   ${name}`),
