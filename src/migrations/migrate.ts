@@ -159,9 +159,18 @@ function historyOwnedByApp(foreign: string[]): PresenceError {
 
 function migrationError(error: unknown, location: DatabaseLocation): PresenceError {
   if (error instanceof PresenceError && error.code !== 'MIGRATION_FAILED') return error;
-  const code = (error as { code?: unknown })?.code;
   const raw = (error instanceof Error ? error.message : String(error)).trim();
-  const prefix = `Migrating ${displayUrl(location.url)} failed`;
-  const codeText = !(error instanceof PresenceError) && typeof code === 'string' ? ` (${code})` : '';
-  return new PresenceError('MIGRATION_FAILED', `${prefix}${codeText}: ${raw}`, { cause: error });
+  return new PresenceError('MIGRATION_FAILED', `Migrating ${displayUrl(location.url)} failed: ${describeDriverError(error) ?? raw}`, { cause: error });
+}
+
+/** pg's connection failures in the words the rest of prisma-presence uses. */
+function describeDriverError(error: unknown): string | undefined {
+  const { code, address, port } = (error ?? {}) as { code?: unknown; address?: unknown; port?: unknown };
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') {
+    return `can't reach the server${typeof address === 'string' ? ` at ${address}${port ? `:${String(port)}` : ''}` : ''}; is it running?`;
+  }
+  if (error instanceof Error && /timeout expired|Connection terminated due to connection timeout/i.test(error.message)) return "can't reach the server: the connection timed out";
+  if (code === '3D000') return `the database does not exist (${(error as Error).message})`;
+  if (code === '28P01' || code === '28000') return `the server refused the login (${(error as Error).message})`;
+  return undefined;
 }
