@@ -2,6 +2,7 @@
 // engine the Prisma CLI ships), for building databases the way Prisma leaves them: part of
 // the bundled migrations applied, or killed half-way. Run as a script, it deploys
 // `process.argv[2]` (URL) with the first `process.argv[3]` migrations (all when absent).
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBundledMigrations, readLockfile, readSchemaFiles, schemaDir } from '../../src/migrations/bundled.ts';
 import { withSchemaEngine } from '../../src/migrations/schemaEngine.ts';
@@ -10,22 +11,34 @@ import { parseDatabaseUrl } from '../../src/database/url.ts';
 
 /** Applies the first `count` bundled migrations (all by default) with Prisma's engine; returns the names it applied. */
 export async function prismaDeploy(url: string, count?: number): Promise<string[]> {
-  const location = parseDatabaseUrl(url);
-  const [datamodels, migrations, lockfile] = await Promise.all([
-    readSchemaFiles(location.dialect),
-    readBundledMigrations(location.dialect),
-    readLockfile(location.dialect),
-  ]);
+  const { dialect } = parseDatabaseUrl(url);
+  const [datamodels, migrations, lockfile] = await Promise.all([readSchemaFiles(dialect), readBundledMigrations(dialect), readLockfile(dialect)]);
+  return deploy(url, datamodels, join(schemaDir(dialect), 'migrations'), lockfile, migrations.slice(0, count ?? migrations.length));
+}
+
+/** `prisma migrate deploy` of an application's schema folder and its `migrations` folder. */
+export async function prismaDeployFolder(url: string, schemaFolder: string, migrationsFolder: string): Promise<string[]> {
+  const datamodels = readdirSync(schemaFolder)
+    .filter((name) => name.endsWith('.prisma'))
+    .map((name): [string, string] => [join(schemaFolder, name), readFileSync(join(schemaFolder, name), 'utf8')]);
+  const migrations = readdirSync(migrationsFolder, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => ({ name: entry.name, sql: readFileSync(join(migrationsFolder, entry.name, 'migration.sql'), 'utf8') }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  return deploy(url, datamodels, migrationsFolder, readFileSync(join(migrationsFolder, 'migration_lock.toml'), 'utf8'), migrations);
+}
+
+async function deploy(url: string, datamodels: [string, string][], baseDir: string, lockfile: string, migrations: { name: string; sql: string }[]): Promise<string[]> {
   const migrationsList = {
-    baseDir: join(schemaDir(location.dialect), 'migrations'),
+    baseDir,
     lockfile: { path: 'migration_lock.toml', content: lockfile },
     shadowDbInitScript: '',
-    migrationDirectories: migrations.slice(0, count ?? migrations.length).map(({ name, sql }) => ({
+    migrationDirectories: migrations.map(({ name, sql }) => ({
       path: name,
       migrationFile: { path: 'migration.sql', content: { tag: 'ok' as const, value: sql } },
     })),
   };
-  const output = await withSchemaEngine(adapterFactory(location, { max: 1 }), datamodels, (engine) =>
+  const output = await withSchemaEngine(adapterFactory(parseDatabaseUrl(url), { max: 1 }), datamodels, (engine) =>
     engine.applyMigrations({ migrationsList, filters: { externalTables: [], externalEnums: [] } }),
   );
   return output.appliedMigrationNames;
