@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
@@ -29,7 +30,8 @@ const SQLITE_PRAGMAS = `PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}; PRAGMA 
 /** A driver adapter factory for the location, as Prisma's client and schema engine take it. */
 export function adapterFactory(location: DatabaseLocation, pool: PoolOptions = {}): SqlMigrationAwareDriverAdapterFactory {
   if (location.dialect === 'sqlite') {
-    return onEachConnection(new PrismaBetterSqlite3({ url: location.url, timeout: SQLITE_BUSY_TIMEOUT_MS }), (connection) =>
+    const timestampFormat = storedTimestampFormat(location.path);
+    return onEachConnection(new PrismaBetterSqlite3({ url: location.url, timeout: SQLITE_BUSY_TIMEOUT_MS }, { timestampFormat }), (connection) =>
       connection.executeScript(SQLITE_PRAGMAS),
     );
   }
@@ -39,6 +41,38 @@ export function adapterFactory(location: DatabaseLocation, pool: PoolOptions = {
     connectionTimeoutMillis: pool.connectTimeout ?? 5000,
     idleTimeoutMillis: pool.idleTimeout ?? 10000,
   });
+}
+
+/**
+ * How the file's `Presence.lastSeen` values are stored: ISO-8601 text (the adapter's
+ * default), or integer milliseconds when an application's adapter writes them with
+ * `timestampFormat: 'unixepoch-ms'`. prisma-presence's own connection writes and compares
+ * in the same format. Both at once cannot be compared correctly, so that is refused.
+ * SQLite orders integers before text, so the two ends of the lastSeen index tell.
+ */
+function storedTimestampFormat(path: string): 'iso8601' | 'unixepoch-ms' {
+  if (!existsSync(path)) return 'iso8601';
+  let ends: { lowest: string | null; highest: string | null } | undefined;
+  const db = new BetterSqlite3(path, { readonly: true, timeout: SQLITE_BUSY_TIMEOUT_MS });
+  try {
+    ends = db
+      .prepare(
+        `SELECT (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" LIMIT 1) AS lowest,
+                (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" DESC LIMIT 1) AS highest`,
+      )
+      .get() as typeof ends;
+  } catch {
+    return 'iso8601'; // no presence tables yet: the commands report that themselves
+  } finally {
+    db.close();
+  }
+  if (ends?.lowest !== 'integer') return 'iso8601';
+  if (ends.highest === 'integer') return 'unixepoch-ms';
+  throw new PresenceError(
+    'UNSUPPORTED_DATABASE',
+    `SQLite database ${path} stores Presence.lastSeen in two formats (integer milliseconds and ISO-8601 text), which cannot be compared: ` +
+      "give every PrismaBetterSqlite3 adapter that writes it the same timestampFormat, then convert the text rows, e.g. UPDATE \"Presence\" SET \"lastSeen\" = CAST(round((julianday(\"lastSeen\") - 2440587.5) * 86400000) AS INTEGER) WHERE typeof(\"lastSeen\") = 'text'",
+  );
 }
 
 /**
