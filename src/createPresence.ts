@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Database, detectDialect } from './database/client.js';
+import { Database } from './database/client.js';
 import { clientConnection } from './database/connections.js';
 import { openConnection } from './database/open.js';
 import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
@@ -68,7 +68,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const { database, maxAge, now, touchInterval, shareEvents, eventRetention, maxMetadataBytes, liveness, leaveGrace } = resolveOptions(options);
   const db =
     database.kind === 'client'
-      ? new Database(clientConnection(database.client, false), detectDialect(database.client))
+      ? new Database(clientConnection(database.client, false), database.dialect)
       : new Database(openConnection(database.location, database.pool), database.location.dialect);
   const events = new PresenceEvents();
   const touches = new TouchBuffer({ db, events, now }, touchInterval);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPresence, type PrismaClientLike } from '../src/index.ts';
+import { createPresence, PresenceError, type PrismaClientLike } from '../src/index.ts';
 import { migrationScript } from '../src/migrations/schemaEngine.ts';
 import { cli } from './support/cli.ts';
 import { emptyDatabase, inspect, snapshot, testEngines, type Engine } from './support/databases.ts';
@@ -100,8 +100,9 @@ describe.each(testEngines())('an application that migrates the presence tables i
     const url = await emptyDatabase(engine);
     expect(await prismaDeployFolder(url, app.schemaFolder, app.migrationsFolder)).toEqual(['20261201000000_init']);
 
-    const prisma = new AppClient({ adapter: engine === 'sqlite' ? new PrismaBetterSqlite3({ url }) : new PrismaPg({ connectionString: url }) });
-    const presence = createPresence({ prisma });
+    const adapter = engine === 'sqlite' ? new PrismaBetterSqlite3({ url }) : new PrismaPg({ connectionString: url });
+    const prisma = new AppClient({ adapter });
+    const presence = createPresence({ prisma, provider: adapter.provider });
     try {
       await presence.rooms.add('lobby', 'chan.1', 'olga');
       await prisma.note.create({ data: { text: 'mine' } });
@@ -133,6 +134,29 @@ describe.each(testEngines())('an application that migrates the presence tables i
     // The application's next `prisma migrate deploy` finds its history as it left it.
     expect(await prismaDeployFolder(url, app.schemaFolder, app.migrationsFolder)).toEqual([]);
   }, 30_000);
+
+  it("createPresence({ prisma }) takes the database from the provider option, never from the client's private fields", async () => {
+    const url = await emptyDatabase(engine);
+    const adapter = engine === 'sqlite' ? new PrismaBetterSqlite3({ url }) : new PrismaPg({ connectionString: url });
+    const prisma = new AppClient({ adapter });
+    try {
+      const error = (() => {
+        try {
+          createPresence({ prisma });
+        } catch (thrown) {
+          return thrown as PresenceError;
+        }
+      })();
+      expect(error).toBeInstanceOf(PresenceError);
+      expect({ code: error!.code, message: error!.message }).toEqual({
+        code: 'INVALID_ARGUMENT',
+        message: "createPresence({ prisma }) needs provider: your driver adapter's provider (e.g. provider: adapter.provider) or 'sqlite' / 'postgresql'",
+      });
+      expect(() => createPresence({ prisma, provider: 'mysql' as never })).toThrow(/provider must be 'sqlite', 'postgresql' or 'postgres'/);
+    } finally {
+      await prisma.$disconnect();
+    }
+  });
 
   it('status lists what the tables lack and exits 3 when the pasted models are outdated; migrate still writes nothing', async () => {
     const outdated = MODELS.replace(/^\s*metadata\s+String\?\s*$/m, '').replace(/^\s*@@index\(\[serverId\]\)\s*$/m, '');

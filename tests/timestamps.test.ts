@@ -14,7 +14,7 @@ import { emptyDatabase, inspect, snapshot, testEngines } from './support/databas
 /** An application whose adapter stores timestamps as integers, adding `channel` to `room` as seen `ageSeconds` ago. */
 async function addThroughApp(url: string, ageSeconds: number, room: string, channel: string): Promise<void> {
   const prisma = new AppSqliteClient({ adapter: new PrismaBetterSqlite3({ url }, { timestampFormat: 'unixepoch-ms' }) });
-  const presence = createPresence({ prisma, now: () => new Date(Date.now() - ageSeconds * 1000) });
+  const presence = createPresence({ prisma, provider: 'sqlite', now: () => new Date(Date.now() - ageSeconds * 1000) });
   try {
     await presence.rooms.add(room, channel);
   } finally {
