@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, PresenceError } from '../src/index.ts';
 import { readBundledMigrations } from '../src/migrations/bundled.ts';
+import { cli } from './support/cli.ts';
 import { emptyDatabase, testEngines, type Engine } from './support/databases.ts';
 import { prismaDeploy } from './support/prismaEngine.ts';
 import { scratchDir } from './support/scratch.ts';
@@ -126,6 +127,16 @@ describe.each(testEngines())('interrupted migrate on %s', (engine) => {
     const last = names.at(-1)!;
     await prismaDeploy(url, names.length - 1);
     await openRow(url, engine, last, scripts.get(last)!, logs);
+    expect(await cli('status', '--database-url', url)).toEqual({
+      code: 3,
+      out: [
+        ...names.slice(0, -1).map((name) => `applied  ${name}`),
+        `FAILED   ${last}`,
+        'Run `presence-admin migrate`: it checks the tables of the interrupted migration, repairs its history and applies what is pending',
+        '',
+      ].join('\n'),
+      err: '',
+    });
 
     expect(await migrate({ databaseUrl: url })).toEqual([last]);
     expect(await schemaOf(url, engine)).toEqual(shipped);

@@ -49,7 +49,13 @@ export async function statusCommand(options: CommandOptions): Promise<CommandRes
     ...status.pending.map((name) => `pending  ${name}`),
   ];
   const upToDate = status.pending.length === 0 && status.failed.length === 0;
-  lines.push(upToDate ? 'Database is up to date' : 'Run `presence-admin migrate` to apply pending migrations');
+  lines.push(
+    upToDate
+      ? 'Database is up to date'
+      : status.failed.length > 0
+        ? 'Run `presence-admin migrate`: it checks the tables of the interrupted migration, repairs its history and applies what is pending'
+        : 'Run `presence-admin migrate` to apply pending migrations',
+  );
   return { summary: lines.join('\n'), details: { ...status, upToDate }, exitCode: upToDate ? undefined : EXIT_PENDING };
 }
 
