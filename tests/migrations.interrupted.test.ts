@@ -162,12 +162,12 @@ describe.each(testEngines())('interrupted migrate on %s', (engine) => {
     const url = await emptyDatabase(engine);
     const restrict = names.find((name) => name.endsWith('_room_delete_restrict'))!;
     await prismaDeploy(url, names.indexOf(restrict));
-    // The first statement of the migration ran, then the process died.
-    const firstStep =
+    // The statements up to the DROP (SQLite's rebuild) or the first one (PostgreSQL) ran, then the process died.
+    const firstSteps =
       engine === 'sqlite'
-        ? scripts.get(restrict)!.slice(0, scripts.get(restrict)!.indexOf('INSERT INTO'))
+        ? scripts.get(restrict)!.slice(0, scripts.get(restrict)!.indexOf('ALTER TABLE'))
         : 'ALTER TABLE "Presence" DROP CONSTRAINT "Presence_roomId_fkey"';
-    await runScript(url, firstStep);
+    await runScript(url, firstSteps);
     await openRow(url, engine, restrict, scripts.get(restrict)!);
     const before = { schema: await schemaOf(url, engine), history: await historyStates(url) };
 
@@ -175,10 +175,50 @@ describe.each(testEngines())('interrupted migrate on %s', (engine) => {
     expect(error.code).toBe('MIGRATION_FAILED');
     expect(error.message).not.toContain('\n');
     expect(error.message).toContain(restrict);
-    expect(error.message).toMatch(engine === 'sqlite' ? /new_Presence/ : /foreign key/);
+    expect(error.message).toMatch(engine === 'sqlite' ? /table Presence is missing/ : /foreign key/);
     expect(error.message).toContain('`npx presence-admin migrate`');
     expect({ schema: await schemaOf(url, engine), history: await historyStates(url) }).toEqual(before);
   });
+
+  if (engine === 'sqlite') {
+    /** A database where room_delete_restrict's rebuild ran up to `stopBefore` (statement by statement, as Prisma's engine runs it) with presences in it. */
+    async function interruptedRebuild(stopBefore: string): Promise<{ url: string; restrict: string; rows: unknown[] }> {
+      const url = await emptyDatabase(engine);
+      const restrict = names.find((name) => name.endsWith('_room_delete_restrict'))!;
+      await prismaDeploy(url, names.indexOf(restrict));
+      await runScript(
+        url,
+        `INSERT INTO "Room" ("channelName") VALUES ('lobby');
+         INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen") VALUES (1, 'chan.1', 'olga', '2026-01-01T00:00:00.000+00:00'), (1, 'chan.2', NULL, '2026-01-01T00:00:00.000+00:00');`,
+      );
+      const rows = await withInspector(url, (db) => db.rows('SELECT * FROM "Presence" ORDER BY "id"'));
+      const script = scripts.get(restrict)!;
+      await runScript(url, script.slice(0, script.indexOf(stopBefore)));
+      await openRow(url, engine, restrict, script);
+      return { url, restrict, rows };
+    }
+
+    it('a rebuild that stopped before dropping the original table: the stray new_Presence copy is dropped and the migration applied again', async () => {
+      const { url, restrict, rows } = await interruptedRebuild('DROP TABLE');
+      expect(await withInspector(url, (db) => tableNames(db, engine))).toContain('new_Presence');
+
+      expect(await migrate({ databaseUrl: url })).toEqual(names.slice(names.indexOf(restrict)));
+      expect(await schemaOf(url, engine)).toEqual(shipped);
+      expect(await withInspector(url, (db) => db.rows('SELECT * FROM "Presence" ORDER BY "id"'))).toEqual(rows);
+      expect((await historyStates(url)).filter((state) => state.startsWith(restrict))).toEqual([`${restrict}:rolled-back`, `${restrict}:applied`]);
+    });
+
+    it('a rebuild that stopped after its rename (Presence without its indexes): the indexes are created and the migration recorded as applied', async () => {
+      const { url, restrict, rows } = await interruptedRebuild('CREATE INDEX');
+      expect((await schemaOf(url, engine)).shape.indexes.filter((index) => index.table === 'Presence')).toEqual([]);
+
+      await migrate({ databaseUrl: url });
+      expect(await migrate({ databaseUrl: url })).toEqual([]);
+      expect(await schemaOf(url, engine)).toEqual(shipped);
+      expect(await withInspector(url, (db) => db.rows('SELECT * FROM "Presence" ORDER BY "id"'))).toEqual(rows);
+      expect((await historyStates(url)).filter((state) => state.startsWith(restrict))).toEqual([`${restrict}:rolled-back`, `${restrict}:applied`]);
+    });
+  }
 
   it('two migrate processes at once on a fresh database: one applies everything, the other waits and reports up to date', async () => {
     const url = engine === 'sqlite' ? `file:${join(scratchDir('race'), 'presence.db')}` : await emptyDatabase(engine);
@@ -253,6 +293,40 @@ describe.runIf(testEngines().includes('sqlite'))('interrupted upgrade of a SQLit
     }
     expect(interrupted, 'kills that landed before migrate finished').toBeGreaterThan(KILLS / 4);
   }, 120_000);
+
+  it('Prisma\'s own engine (statement by statement) SIGKILLed at 12 random points: migrate repairs every interrupted upgrade it can prove and refuses the rest in one line', async () => {
+    /** `prisma migrate deploy` in a process of its own (Prisma's engine, as the earlier presence-admin ran it). */
+    const deployByPrisma = (url: string, killAfterMs?: number) =>
+      new Promise<number>((resolve) => {
+        const started = performance.now();
+        const child = spawn(process.execPath, ['--import', 'tsx', 'tests/support/prismaEngine.ts', url], { cwd: new URL('..', import.meta.url).pathname, stdio: 'ignore' });
+        const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        child.on('exit', () => {
+          clearTimeout(timer);
+          resolve(performance.now() - started);
+        });
+      });
+    const fullMs = await deployByPrisma(copyOfBase());
+    const next = random(17);
+    const outcomes = { upToDate: 0, repaired: 0, refused: 0 };
+    for (let run = 0; run < 12; run++) {
+      const url = copyOfBase();
+      await deployByPrisma(url, fullMs * (0.4 + 0.7 * next()));
+      const open = (await historyStates(url)).some((state) => state.endsWith(':open'));
+      const applied = await migrate({ databaseUrl: url }).catch((error: unknown) => error);
+      if (applied instanceof Error) {
+        expect(applied, `run ${run}`).toBeInstanceOf(PresenceError);
+        expect(applied.message, `run ${run}`).toMatch(/^Migrating \S+ failed: migration \S+ was interrupted by an earlier tool and left the tables half changed \([^\n]*\): [^\n]*`npx presence-admin migrate` again$/);
+        outcomes.refused++;
+        continue;
+      }
+      outcomes[open ? 'repaired' : 'upToDate']++;
+      expect(await migrate({ databaseUrl: url }), `run ${run}`).toEqual([]);
+      expect(await schemaOf(url, 'sqlite'), `run ${run}`).toEqual(shipped);
+      expect(await fingerprint(url), `run ${run}`).toEqual(expectedRows);
+    }
+    expect(outcomes.repaired, JSON.stringify(outcomes)).toBeGreaterThan(0);
+  }, 60_000);
 
   describe('on a disk that fills up during the upgrade (a small tmpfs)', () => {
     let mountPoint: string | undefined;

@@ -116,19 +116,54 @@ function recordFinished(db: MigrationConnection, migration: BundledMigration, st
 
 /**
  * An unfinished or failed row (a killed or failed `prisma migrate deploy`, or an earlier
- * presence-admin, which ran scripts statement by statement). When the schema is exactly
- * as before that migration, the row is marked rolled back (as `prisma migrate resolve
- * --rolled-back` does) and the next step applies it again; when it is exactly as after,
- * the migration is recorded as applied (as `--applied` does). Anything else is refused.
+ * presence-admin, which ran scripts statement by statement), repaired only where the
+ * schema proves the way:
+ * - exactly as before the migration: the row is marked rolled back (as `prisma migrate
+ *   resolve --rolled-back` does) and the next step applies the migration again;
+ * - as before plus scratch tables of the migration (`new_Presence` of a SQLite table
+ *   rebuild that stopped before dropping the original): those copies are dropped, then as above;
+ * - exactly as after it, or as after it but for indexes the migration creates (a rebuild
+ *   that stopped after its rename): the missing indexes are created and the migration is
+ *   recorded as applied (as `--applied` does).
+ * Anything else is refused, naming what differs.
  */
 async function repair(db: MigrationConnection, migrations: BundledMigration[], shapes: Shape[], row: HistoryRow): Promise<void> {
   const index = migrations.findIndex((migration) => migration.name === row.migration_name);
-  const live = await readShape(db, [...tablesTouchedBy(migrations), ...shapes.flatMap((shape) => [...shape.keys()])]);
-  const before = shapeDifferences(live, shapes[index]!);
-  const after = shapeDifferences(live, shapes[index + 1]!);
-  if (before.length > 0 && after.length > 0) throw partlyApplied(row.migration_name, db.dialect, before);
-  await db.query(sql`UPDATE "_prisma_migrations" SET "rolled_back_at" = ${new Date()} WHERE "id" = ${row.id}`);
-  if (after.length === 0) await recordFinished(db, migrations[index]!, new Date(), 0);
+  const migration = migrations[index]!;
+  const [before, after] = [shapes[index]!, shapes[index + 1]!];
+  const tables = [...tablesTouchedBy(migrations), ...shapes.flatMap((shape) => [...shape.keys()])];
+  let live = await readShape(db, tables);
+  const scratch = [...live.keys()].filter((table) => tablesTouchedBy([migration]).has(table) && !before.has(table) && !after.has(table));
+  if (scratch.length > 0 && shapeDifferences(withoutTables(live, scratch), before).length === 0) {
+    for (const table of scratch) await db.script(`DROP TABLE "${table}"`);
+    live = await readShape(db, tables);
+  }
+  if (shapeDifferences(live, before).length === 0) {
+    await markRolledBack(db, row);
+    return;
+  }
+  const missing = shapeDifferences(live, after);
+  if (missing.length > 0 && missing.every((difference) => /^index \S+ .* is missing$/.test(difference))) {
+    for (const statement of indexStatements(migration.sql)) await db.script(statement);
+    live = await readShape(db, tables);
+  }
+  const remaining = shapeDifferences(live, after);
+  if (remaining.length > 0) throw partlyApplied(row.migration_name, db.dialect, shapeDifferences(live, before));
+  await markRolledBack(db, row);
+  await recordFinished(db, migration, new Date(), 0);
+}
+
+function markRolledBack(db: MigrationConnection, row: HistoryRow): Promise<unknown> {
+  return db.query(sql`UPDATE "_prisma_migrations" SET "rolled_back_at" = ${new Date()} WHERE "id" = ${row.id}`);
+}
+
+function withoutTables(shape: Shape, tables: string[]): Shape {
+  return new Map([...shape].filter(([table]) => !tables.includes(table)));
+}
+
+/** The migration's CREATE INDEX statements, made idempotent. */
+function indexStatements(script: string): string[] {
+  return [...script.matchAll(/CREATE (UNIQUE )?INDEX ("[^"]+") ON ([^;]+);/g)].map(([, unique, name, rest]) => `CREATE ${unique ?? ''}INDEX IF NOT EXISTS ${name} ON ${rest}`);
 }
 
 function partlyApplied(name: string, dialect: Dialect, differences: string[]): PresenceError {
