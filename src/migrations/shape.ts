@@ -177,7 +177,7 @@ function tableDifferences(table: string, have: TableShape, want: TableShape, exa
 export function tablesTouchedBy(migrations: BundledMigration[]): Set<string> {
   const names = new Set<string>();
   for (const { sql: text } of migrations) {
-    for (const match of text.matchAll(/\b(?:CREATE TABLE|RENAME TO)\s+(?:IF NOT EXISTS\s+)?"([^"]+)"/gi)) names.add(match[1]!);
+    for (const match of text.matchAll(/\b(?:CREATE TABLE|RENAME TO)\s+(?:IF NOT EXISTS\s+)?(?:"[^"]+"\.)?"([^"]+)"/gi)) names.add(match[1]!);
   }
   return names;
 }
