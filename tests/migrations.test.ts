@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { migrate, PresenceError } from '../src/index.ts';
+import { migrate, migrationStatus, PresenceError } from '../src/index.ts';
 import { migrationScript } from '../src/migrations/schemaEngine.ts';
 import { emptyDatabase, migratedDatabase, testEngines, type Engine } from './support/databases.ts';
 import { databaseState, PRESENCE_TABLES, runScript, schemaShape, tableNames, withInspector } from './support/schemaShape.ts';
@@ -83,6 +83,16 @@ describe('migrate with an unsupported database URL', () => {
     expect(error.code).toBe('UNSUPPORTED_DATABASE');
     expect(error.message).toContain('mysql://');
     expect(error.message).not.toContain(':pw@');
+  });
+});
+
+describe('migrationStatus with an unreachable PostgreSQL server', () => {
+  it('rejects with DATABASE_UNAVAILABLE saying which server, without the password', async () => {
+    const error = await rejection(migrationStatus({ databaseUrl: 'postgresql://app:s3cr3t-pw@127.0.0.1:1/app' }));
+    expect({ code: error.code, message: error.message }).toEqual({
+      code: 'DATABASE_UNAVAILABLE',
+      message: "Cannot use the database: can't reach the server at 127.0.0.1:1; is it running?",
+    });
   });
 });
 

@@ -164,7 +164,7 @@ async function openPostgres(url: string): Promise<MigrationConnection> {
   const transaction = async <T>(work: () => Promise<T>, commit: boolean): Promise<T> => {
     // Nested (a scratch schema while a step runs): a savepoint, which also undoes SET LOCAL.
     const [begin, end, abort] = inTransaction
-      ? ['SAVEPOINT presence_scratch', 'ROLLBACK TO SAVEPOINT presence_scratch', 'ROLLBACK TO SAVEPOINT presence_scratch']
+      ? ['SAVEPOINT presence_scratch', 'ROLLBACK TO SAVEPOINT presence_scratch; RELEASE SAVEPOINT presence_scratch', 'ROLLBACK TO SAVEPOINT presence_scratch; RELEASE SAVEPOINT presence_scratch']
       : ['BEGIN', commit ? 'COMMIT' : 'ROLLBACK', 'ROLLBACK'];
     const outer = !inTransaction;
     await client.query(begin);
@@ -202,4 +202,16 @@ async function openPostgres(url: string): Promise<MigrationConnection> {
     rolledBack: (work) => transaction(work, false),
     close: () => client.end(),
   };
+}
+
+/** pg's connection failures in the words the rest of prisma-presence uses. */
+export function describeDriverError(error: unknown): string | undefined {
+  const { code, address, port } = (error ?? {}) as { code?: unknown; address?: unknown; port?: unknown };
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') {
+    return `can't reach the server${typeof address === 'string' ? ` at ${address}${port ? `:${String(port)}` : ''}` : ''}; is it running?`;
+  }
+  if (error instanceof Error && /timeout expired|Connection terminated due to connection timeout/i.test(error.message)) return "can't reach the server: the connection timed out";
+  if (code === '3D000') return `the database does not exist (${(error as Error).message})`;
+  if (code === '28P01' || code === '28000') return `the server refused the login (${(error as Error).message})`;
+  return undefined;
 }

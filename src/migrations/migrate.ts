@@ -3,7 +3,7 @@ import { sql } from '../database/sql.js';
 import { displayUrl, type DatabaseLocation, type Dialect } from '../database/url.js';
 import { PresenceError } from '../errors.js';
 import { readBundledMigrations, type BundledMigration } from './bundled.js';
-import { openMigrationConnection, type MigrationConnection } from './connection.js';
+import { describeDriverError, openMigrationConnection, type MigrationConnection } from './connection.js';
 import { readHistory, foreignMigrations, HISTORY_TABLE, type HistoryRow } from './history.js';
 import { expectedShapes, readShape, shapeDifferences, tableNames, tablesTouchedBy, type Shape } from './shape.js';
 
@@ -31,7 +31,7 @@ const CREATE_HISTORY: Record<Dialect, string> = {
 )`,
 };
 
-type Step = { kind: 'done' } | { kind: 'applied'; name: string } | { kind: 'repaired' };
+type Step = { kind: 'done' } | { kind: 'applied'; name: string } | { kind: 'progressed' };
 
 /**
  * Applies the bundled migrations that the database lacks, recording them in
@@ -69,7 +69,7 @@ async function nextStep(db: MigrationConnection, migrations: BundledMigration[],
   if (!tables.includes(HISTORY_TABLE)) {
     if (tables.length > 0) throw notEmpty(tables, migrations);
     await db.script(CREATE_HISTORY[db.dialect]);
-    return { kind: 'repaired' };
+    return { kind: 'progressed' };
   }
   const history = await readHistory(db);
   const foreign = foreignMigrations(history, migrations);
@@ -77,7 +77,7 @@ async function nextStep(db: MigrationConnection, migrations: BundledMigration[],
   const open = history.find((row) => row.finished_at === null && row.rolled_back_at === null);
   if (open) {
     await repair(db, migrations, await shapes(), open);
-    return { kind: 'repaired' };
+    return { kind: 'progressed' };
   }
   const done = new Set(history.filter((row) => row.rolled_back_at === null).map((row) => row.migration_name));
   const next = migrations.find((migration) => !done.has(migration.name));
@@ -196,16 +196,4 @@ function migrationError(error: unknown, location: DatabaseLocation): PresenceErr
   if (error instanceof PresenceError && error.code !== 'MIGRATION_FAILED') return error;
   const raw = (error instanceof Error ? error.message : String(error)).trim();
   return new PresenceError('MIGRATION_FAILED', `Migrating ${displayUrl(location.url)} failed: ${describeDriverError(error) ?? raw}`, { cause: error });
-}
-
-/** pg's connection failures in the words the rest of prisma-presence uses. */
-function describeDriverError(error: unknown): string | undefined {
-  const { code, address, port } = (error ?? {}) as { code?: unknown; address?: unknown; port?: unknown };
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') {
-    return `can't reach the server${typeof address === 'string' ? ` at ${address}${port ? `:${String(port)}` : ''}` : ''}; is it running?`;
-  }
-  if (error instanceof Error && /timeout expired|Connection terminated due to connection timeout/i.test(error.message)) return "can't reach the server: the connection timed out";
-  if (code === '3D000') return `the database does not exist (${(error as Error).message})`;
-  if (code === '28P01' || code === '28000') return `the server refused the login (${(error as Error).message})`;
-  return undefined;
 }

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import type { DatabaseLocation } from '../database/url.js';
 import { readBundledMigrations } from './bundled.js';
-import { openMigrationConnection } from './connection.js';
+import { PresenceError } from '../errors.js';
+import { describeDriverError, openMigrationConnection } from './connection.js';
 import { foreignMigrations, HISTORY_TABLE, readHistory, type HistoryRow } from './history.js';
 import { expectedShapes, missingFrom, readShape, tableNames, tablesTouchedBy } from './shape.js';
 
@@ -28,7 +29,10 @@ export async function readMigrationStatus(location: DatabaseLocation): Promise<M
   const migrations = await readBundledMigrations(location.dialect);
   const bundled = migrations.map((migration) => migration.name);
   if (location.dialect === 'sqlite' && !existsSync(location.path)) return libraryStatus(bundled, []);
-  const db = await openMigrationConnection(location, false);
+  const db = await openMigrationConnection(location, false).catch((error: unknown) => {
+    const reason = describeDriverError(error);
+    throw reason ? new PresenceError('DATABASE_UNAVAILABLE', `Cannot use the database: ${reason}`, { cause: error }) : error;
+  });
   try {
     const tables = await tableNames(db);
     const history = tables.includes(HISTORY_TABLE) ? await readHistory(db) : [];
