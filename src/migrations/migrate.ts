@@ -188,7 +188,8 @@ function historyOwnedByApp(foreign: string[]): PresenceError {
   return new PresenceError(
     'MIGRATION_FAILED',
     `the _prisma_migrations history belongs to your application's own migrations (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}), ` +
-      'so presence-admin migrate writes nothing here: migrate the presence tables with your own Prisma (`prisma migrate deploy`) and check them with `npx presence-admin status`',
+      'or to a newer prisma-presence, so presence-admin migrate writes nothing here: migrate the presence tables with your own Prisma ' +
+      '(`prisma migrate deploy`) and check them with `npx presence-admin status`',
   );
 }
 
