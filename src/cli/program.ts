@@ -85,7 +85,7 @@ export function buildProgram(output: Output, settle: (exitCode: number) => void 
       });
 
   command('migrate', 'apply the bundled migrations the database lacks (like prisma migrate deploy)', migrateCommand);
-  command('status', `list applied and pending migrations; exit ${EXIT_PENDING} when any is pending or failed`, statusCommand);
+  command('status', `list applied and pending migrations, or check tables your own migrations made; exit ${EXIT_PENDING} when any is pending, failed or different`, statusCommand);
   command('prune-presence', 'remove presences not seen for --max-age seconds', prunePresenceCommand)
     .alias('prune-presences')
     .addOption(maxAgeOption())
