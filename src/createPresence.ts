@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Database, detectDialect, type PrismaClientLike, type TableNames } from './database/client.js';
+import { Database, type PrismaClientLike, type TableNames } from './database/client.js';
+import type { Dialect } from './database/url.js';
 import { clientConnection, serialized } from './database/connections.js';
 import { openConnection } from './database/open.js';
 import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
@@ -70,7 +71,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const { database, maxAge, now, touchInterval, shareEvents, eventRetention, maxMetadataBytes, liveness, leaveGrace, tables } = resolveOptions(options);
   const db =
     database.kind === 'client'
-      ? clientDatabase(database.client, tables)
+      ? clientDatabase(database.client, database.dialect, tables)
       : new Database(openConnection(database.location, database.pool), database.location.dialect, tables);
   const events = new PresenceEvents();
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
@@ -153,8 +154,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
 }
 
 /** An application's PrismaClient; on SQLite, prisma-presence's statements through it run one at a time (see `serialized`). */
-function clientDatabase(client: PrismaClientLike, tables: TableNames): Database {
-  const dialect = detectDialect(client);
+function clientDatabase(client: PrismaClientLike, dialect: Dialect, tables: TableNames): Database {
   const connection = clientConnection(client);
   return new Database(dialect === 'sqlite' ? serialized(connection) : connection, dialect, tables);
 }

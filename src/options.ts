@@ -1,6 +1,6 @@
 import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database/client.js';
 import type { PoolOptions } from './database/open.js';
-import { parseDatabaseUrl, type DatabaseLocation } from './database/url.js';
+import { parseDatabaseUrl, type DatabaseLocation, type Dialect } from './database/url.js';
 import { PresenceError } from './errors.js';
 import { MAX_TIMER_SECONDS, parseMaxAge, parseMaxAgeText } from './validation.js';
 
@@ -14,6 +14,12 @@ export interface PresenceOptions {
   databaseUrl?: string;
   /** Your application's PrismaClient, whose schema includes the shipped models. It stays yours: `close()` leaves it open. */
   prisma?: PrismaClientLike;
+  /**
+   * The database behind `prisma`, required with it: your driver adapter's `provider`
+   * (`new PrismaPg(...).provider` is `'postgres'`, PrismaBetterSqlite3's is `'sqlite'`),
+   * or `'sqlite'` / `'postgresql'`. A PrismaClient does not tell it publicly.
+   */
+  provider?: 'sqlite' | 'postgresql' | 'postgres';
   /** Seconds without traffic after which a presence is pruned. Default: env `PRESENCE_MAX_AGE`, then 60. */
   maxAge?: number;
   /** The clock for `lastSeen` writes and prune cut-offs. Default: `() => new Date()`. */
@@ -78,7 +84,7 @@ export type Environment = Record<string, string | undefined>;
 
 /** Options with every default applied: explicit option, then environment, then default. */
 export interface ResolvedOptions {
-  database: { kind: 'url'; location: DatabaseLocation; pool: PoolOptions } | { kind: 'client'; client: PrismaClientLike };
+  database: { kind: 'url'; location: DatabaseLocation; pool: PoolOptions } | { kind: 'client'; client: PrismaClientLike; dialect: Dialect };
   maxAge: number;
   now: () => Date;
   touchInterval: number;
@@ -135,10 +141,25 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
     if (typeof (prisma as Partial<PrismaClientLike>)?.$queryRawUnsafe !== 'function') {
       throw new PresenceError('INVALID_ARGUMENT', 'prisma must be a PrismaClient instance');
     }
-    return { database: { kind: 'client', client: prisma }, maxAge, now, touchInterval, ...sharing };
+    return { database: { kind: 'client', client: prisma, dialect: resolveProvider(options.provider) }, maxAge, now, touchInterval, ...sharing };
+  }
+  if (options.provider !== undefined) {
+    throw new PresenceError('INVALID_ARGUMENT', 'provider goes with prisma; with databaseUrl the URL tells the database');
   }
   const location = parseDatabaseUrl(resolveDatabaseUrl(databaseUrl, env));
   return { database: { kind: 'url', location, pool: resolvePool(options.pool) }, maxAge, now, touchInterval, ...sharing };
+}
+
+/** The dialect for an application's client, from its adapter's provider name or the dialect itself. */
+function resolveProvider(provider: unknown): Dialect {
+  if (provider === 'sqlite') return 'sqlite';
+  if (provider === 'postgresql' || provider === 'postgres') return 'postgresql';
+  throw new PresenceError(
+    'INVALID_ARGUMENT',
+    provider === undefined
+      ? "createPresence({ prisma }) needs provider: your driver adapter's provider (e.g. provider: adapter.provider) or 'sqlite' / 'postgresql'"
+      : `provider must be 'sqlite', 'postgresql' or 'postgres' (prisma-presence supports those), got ${JSON.stringify(provider)}`,
+  );
 }
 
 function resolveTouchInterval(explicit: unknown, maxAge: number): number {

@@ -101,7 +101,7 @@ describe.each(testEngines())("an application's own PrismaClient on %s", (engine)
     await db.rows('DELETE FROM "Room"');
     await db.rows('DELETE FROM "User"');
     clock = manualClock();
-    presence = createPresence({ prisma: client, now: clock.now, maxAge: 60 });
+    presence = createPresence({ prisma: client, provider: engine, now: clock.now, maxAge: 60 });
     events = [];
     presence.on('changed', (event) => void events.push(event));
   });
@@ -197,7 +197,7 @@ describe.each(testEngines())("an application's own PrismaClient on %s", (engine)
 
   it("accepts prisma-presence's own generated client as the application client", async () => {
     const own = libraryClient(engine, url);
-    const tracker = createPresence({ prisma: own, now: clock.now });
+    const tracker = createPresence({ prisma: own, provider: engine, now: clock.now });
     try {
       await tracker.rooms.add('lobby', 'chan.own', 'carol');
       expect(await snapshot(db)).toEqual(['lobby/chan.own=carol']);

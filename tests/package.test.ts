@@ -320,7 +320,7 @@ const APP_MJS_STDOUT = (migrations: string[]) =>
   [
     `migrate ${JSON.stringify(migrations)}`,
     'migrate again []',
-    `status {"applied":${JSON.stringify(migrations)},"pending":[],"failed":[]}`,
+    `status {"owner":"prisma-presence","applied":${JSON.stringify(migrations)},"pending":[],"failed":[],"differences":[]}`,
     'changed lobby chan.1=alice@2030-01-01T00:00:00.000Z null false',
     'room number lobby',
     'changed lobby chan.2=-@2030-01-01T00:00:00.000Z null false',

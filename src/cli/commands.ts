@@ -29,16 +29,33 @@ export async function migrateCommand(options: CommandOptions): Promise<CommandRe
   return { summary, details: { applied } };
 }
 
-/** `presence-admin status`: which bundled migrations are applied, pending or failed. */
+/** `presence-admin status`: which bundled migrations are applied, pending or failed, or whether app-migrated tables fit. */
 export async function statusCommand(options: CommandOptions): Promise<CommandResult> {
   const status = await migrationStatus({ databaseUrl: options.databaseUrl });
+  if (status.owner === 'application') {
+    const fits = status.differences.length === 0;
+    const lines = [
+      'The presence tables here come from your application\'s own migrations (presence-admin migrate leaves them alone)',
+      ...status.differences.map((difference) => `DIFFERS  ${difference}`),
+      fits
+        ? 'They have everything prisma-presence needs'
+        : 'Paste the current node_modules/prisma-presence/prisma/models.prisma into your schema folder and create a migration with `prisma migrate dev`',
+    ];
+    return { summary: lines.join('\n'), details: { ...status, upToDate: fits }, exitCode: fits ? undefined : EXIT_PENDING };
+  }
   const lines = [
     ...status.applied.map((name) => `applied  ${name}`),
     ...status.failed.map((name) => `FAILED   ${name}`),
     ...status.pending.map((name) => `pending  ${name}`),
   ];
   const upToDate = status.pending.length === 0 && status.failed.length === 0;
-  lines.push(upToDate ? 'Database is up to date' : 'Run `presence-admin migrate` to apply pending migrations');
+  lines.push(
+    upToDate
+      ? 'Database is up to date'
+      : status.failed.length > 0
+        ? 'Run `presence-admin migrate`: it checks the tables of the interrupted migration, repairs its history and applies what is pending'
+        : 'Run `presence-admin migrate` to apply pending migrations',
+  );
   return { summary: lines.join('\n'), details: { ...status, upToDate }, exitCode: upToDate ? undefined : EXIT_PENDING };
 }
 

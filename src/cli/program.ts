@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { inspect } from 'node:util';
+import { inspect, parseEnv } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_MAX_AGE } from '../options.js';
@@ -24,6 +24,7 @@ Environment:
                          (default: ${DEFAULT_DATABASE_URL})
   PRESENCE_MAX_AGE       default for --max-age, in seconds (default: ${DEFAULT_MAX_AGE})
   DEBUG                  print stack traces on failure
+  --env-file <path>      reads these from your app's .env file (cron, deploy scripts)
 
 Exit codes:
   0 success (also when there is nothing to do), 1 failure, 2 usage error,
@@ -34,6 +35,7 @@ Examples:
   npx presence-admin status || npx presence-admin migrate
   npx presence-admin prune-presence --max-age 90 --json
   npx presence-admin stats --room lobby --room kitchen
+  npx presence-admin prune-presence --env-file .env
 
 Crontab (prune every minute):
   * * * * * cd /srv/app && npx presence-admin prune-presence && npx presence-admin prune-rooms
@@ -70,8 +72,10 @@ export function buildProgram(output: Output, settle: (exitCode: number) => void 
       .addOption(
         new Option('--database-url <url>', 'file:<path> (SQLite) or postgresql://... (default: env PRESENCE_DATABASE_URL, DATABASE_URL, then file:./presence.db)'),
       )
+      .option('--env-file <path>', "read environment variables from this file first (variables already set win, as with node --env-file)")
       .option('--json', 'print one JSON object (counts, duration, database kind) instead of text')
-      .action(async (options: Record<string, unknown> & { databaseUrl?: string; json?: boolean }) => {
+      .action(async (options: Record<string, unknown> & { databaseUrl?: string; json?: boolean; envFile?: string }) => {
+        if (options.envFile !== undefined) loadEnvironmentFile(options.envFile);
         const started = performance.now();
         const result = await handler(options);
         const durationMs = Math.round(performance.now() - started);
@@ -81,7 +85,7 @@ export function buildProgram(output: Output, settle: (exitCode: number) => void 
       });
 
   command('migrate', 'apply the bundled migrations the database lacks (like prisma migrate deploy)', migrateCommand);
-  command('status', `list applied and pending migrations; exit ${EXIT_PENDING} when any is pending or failed`, statusCommand);
+  command('status', `list applied and pending migrations, or check tables your own migrations made; exit ${EXIT_PENDING} when any is pending, failed or different`, statusCommand);
   command('prune-presence', 'remove presences not seen for --max-age seconds', prunePresenceCommand)
     .alias('prune-presences')
     .addOption(maxAgeOption())
@@ -122,6 +126,19 @@ export async function run(argv: string[], output: Output = processOutput): Promi
 /** The one JSON line a failed command prints with --json, usage errors included. */
 function jsonFailure(argv: string[], code: string, message: string): string {
   return `${JSON.stringify({ command: argv.find((word) => !word.startsWith('-')) ?? null, ok: false, error: { code, message } })}\n`;
+}
+
+/** Adds the file's variables to process.env, leaving those already set alone (what `node --env-file` does). */
+function loadEnvironmentFile(path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as { code?: unknown }).code === 'ENOENT' ? 'no such file' : (error as Error).message;
+    throw new PresenceError('INVALID_ARGUMENT', `cannot read the environment file ${path}: ${reason}`);
+  }
+  // Node's own parser (process.loadEnvFile exits the process when the file is missing).
+  for (const [name, value] of Object.entries(parseEnv(text))) process.env[name] ??= value;
 }
 
 function isUsageError(error: unknown): boolean {

@@ -125,16 +125,6 @@ function backoff(attempts: number): number {
   return 5 * 2 ** attempts * (0.5 + Math.random());
 }
 
-/** The engine behind an application's PrismaClient, from the provider it was generated for. */
-export function detectDialect(client: PrismaClientLike): Dialect {
-  const provider = (client as { _activeProvider?: unknown })._activeProvider;
-  if (provider === 'sqlite' || provider === 'postgresql') return provider;
-  throw new PresenceError(
-    'UNSUPPORTED_DATABASE',
-    `prisma-presence supports PrismaClients for sqlite and postgresql, not ${JSON.stringify(provider ?? 'unknown')}`,
-  );
-}
-
 /** What the driver adapter reported: through a PrismaClient (`meta`) or straight from the adapter (`cause`). */
 function adapterCause(error: unknown): { kind?: unknown; originalCode?: unknown } | undefined {
   const candidate = error as { name?: unknown; cause?: unknown; meta?: { driverAdapterError?: { cause?: unknown } } } | null;

@@ -25,6 +25,7 @@ const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = O
 
 export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEOUT_MS): Connection {
   let handle: BetterSqlite3.Database | undefined;
+  let timestamps: TimestampFormat = 'iso8601';
   const statements = new Map<string, BetterSqlite3.Statement>();
 
   async function open(): Promise<BetterSqlite3.Database> {
@@ -32,6 +33,7 @@ export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEO
     const db = new BetterSqlite3(path, { fileMustExist: true, timeout: 0 });
     try {
       for (const pragma of PRAGMAS) await whenUnlocked(() => db.pragma(pragma), lockTimeoutMs);
+      timestamps = await whenUnlocked(() => storedTimestampFormat(db, path), lockTimeoutMs);
     } catch (error) {
       db.close();
       throw error;
@@ -51,7 +53,7 @@ export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEO
   /** Runs one statement now; the caller holds the handle. */
   function runNow<T>(db: BetterSqlite3.Database, text: string, values: unknown[]): { rows: T[]; changes: number } {
     const prepared = statement(db, text);
-    const bound = values.map(toSqlite);
+    const bound = values.map((value) => toSqlite(value, timestamps));
     if (prepared.reader) return { rows: prepared.all(...bound) as T[], changes: 0 };
     return { rows: [], changes: prepared.run(...bound).changes };
   }
@@ -123,12 +125,45 @@ export function sqliteErrorKind(error: unknown): string | undefined {
   return undefined;
 }
 
+/** How Prisma's SQLite adapter stores DateTime values: its `timestampFormat` option. */
+type TimestampFormat = 'iso8601' | 'unixepoch-ms';
+
+/**
+ * How the file's `Presence.lastSeen` values are stored: ISO-8601 text (the adapter's
+ * default), or integer milliseconds when an application's adapter writes them with
+ * `timestampFormat: 'unixepoch-ms'`; this connection then writes and compares the same.
+ * Both at once cannot be compared correctly, so that is refused. SQLite orders integers
+ * before text, so the two ends of the lastSeen index tell.
+ */
+function storedTimestampFormat(db: BetterSqlite3.Database, path: string): TimestampFormat {
+  let ends: { lowest: string | null; highest: string | null } | undefined;
+  try {
+    ends = db
+      .prepare(
+        `SELECT (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" LIMIT 1) AS lowest,
+                (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" DESC LIMIT 1) AS highest`,
+      )
+      .get() as typeof ends;
+  } catch (error) {
+    if (sqliteErrorKind(error) === 'TableDoesNotExist') return 'iso8601'; // the first statement reports it
+    throw error;
+  }
+  if (ends?.lowest !== 'integer') return 'iso8601';
+  if (ends.highest === 'integer') return 'unixepoch-ms';
+  throw new PresenceError(
+    'UNSUPPORTED_DATABASE',
+    `SQLite database ${path} stores Presence.lastSeen in two formats (integer milliseconds and ISO-8601 text), which cannot be compared: ` +
+      'give every PrismaBetterSqlite3 adapter that writes it the same timestampFormat, then convert the text rows, e.g. UPDATE "Presence" SET "lastSeen" = ' +
+      `CAST(round((julianday("lastSeen") - 2440587.5) * 86400000) AS INTEGER) WHERE typeof("lastSeen") = 'text'`,
+  );
+}
+
 /**
  * Values as SQLite stores them, in the format Prisma's SQLite adapter writes (so rows
- * written by an application's PrismaClient compare correctly): dates as ISO-8601 text.
+ * written by an application's PrismaClient compare correctly).
  */
-function toSqlite(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString().replace('Z', '+00:00');
+function toSqlite(value: unknown, timestamps: TimestampFormat): unknown {
+  if (value instanceof Date) return timestamps === 'unixepoch-ms' ? value.getTime() : value.toISOString().replace('Z', '+00:00');
   if (typeof value === 'boolean') return value ? 1 : 0;
   return value;
 }

@@ -1,49 +1,60 @@
 import { existsSync } from 'node:fs';
-import { Database } from '../database/client.js';
-import { openConnection } from '../database/open.js';
-import { sql } from '../database/sql.js';
 import type { DatabaseLocation } from '../database/url.js';
-import { PresenceError } from '../errors.js';
 import { readBundledMigrations } from './bundled.js';
+import { PresenceError } from '../errors.js';
+import { describeDriverError, openMigrationConnection } from './connection.js';
+import { foreignMigrations, HISTORY_TABLE, readHistory, type HistoryRow } from './history.js';
+import { expectedShapes, missingFrom, readShape, tableNames, tablesTouchedBy } from './shape.js';
 
-/** Which bundled migrations a database has. */
+/** Which bundled migrations a database has, or, when the application migrates the tables itself, whether they fit. */
 export interface MigrationStatus {
+  /**
+   * Who creates the presence tables: `prisma-presence` (presence-admin or the shipped
+   * migrations) or `application` (the app's own Prisma migrations, or tables made
+   * without a history); presence-admin migrate refuses to touch the latter.
+   */
+  owner: 'prisma-presence' | 'application';
   /** Applied successfully, in order. */
   applied: string[];
   /** Not applied yet: `presence-admin migrate` would apply these. */
   pending: string[];
-  /** Started but failed; `migrate` refuses to run until they are resolved (Prisma's P3009). */
+  /** Started but unfinished or failed; `presence-admin migrate` repairs them first. */
   failed: string[];
+  /** With owner `application`: what the tables lack for prisma-presence, one line each (empty when they fit). */
+  differences: string[];
 }
 
-interface HistoryRow {
-  migration_name: string;
-  finished_at: unknown;
-  rolled_back_at: unknown;
-}
-
-/** Compares the bundled migrations with the database's `_prisma_migrations` history. Writes nothing. */
+/** Compares the bundled migrations with the database's history, or the app-owned tables with the shipped schema. Writes nothing. */
 export async function readMigrationStatus(location: DatabaseLocation): Promise<MigrationStatus> {
-  const bundled = (await readBundledMigrations(location.dialect)).map((migration) => migration.name);
-  const history = await readHistory(location);
-  const applied = new Set(history.filter((row) => row.finished_at !== null && row.rolled_back_at === null).map((row) => row.migration_name));
-  const failed = new Set(history.filter((row) => row.finished_at === null && row.rolled_back_at === null).map((row) => row.migration_name));
-  return {
-    applied: bundled.filter((name) => applied.has(name)),
-    pending: bundled.filter((name) => !applied.has(name) && !failed.has(name)),
-    failed: bundled.filter((name) => failed.has(name)),
-  };
-}
-
-async function readHistory(location: DatabaseLocation): Promise<HistoryRow[]> {
-  if (location.dialect === 'sqlite' && !existsSync(location.path)) return [];
-  const db = new Database(openConnection(location, { max: 1 }), location.dialect);
+  const migrations = await readBundledMigrations(location.dialect);
+  const bundled = migrations.map((migration) => migration.name);
+  if (location.dialect === 'sqlite' && !existsSync(location.path)) return libraryStatus(bundled, []);
+  const db = await openMigrationConnection(location, false).catch((error: unknown) => {
+    const reason = describeDriverError(error);
+    throw reason ? new PresenceError('DATABASE_UNAVAILABLE', `Cannot use the database: ${reason}`, { cause: error }) : error;
+  });
   try {
-    return await db.query<HistoryRow>(sql`SELECT "migration_name", "finished_at", "rolled_back_at" FROM "_prisma_migrations"`);
-  } catch (error) {
-    if (error instanceof PresenceError && error.code === 'MIGRATION_REQUIRED') return [];
-    throw error;
+    const tables = await tableNames(db);
+    const history = tables.includes(HISTORY_TABLE) ? await readHistory(db) : [];
+    const ours = tablesTouchedBy(migrations);
+    const hasPresenceTables = tables.some((table) => ours.has(table));
+    const appOwned = foreignMigrations(history, migrations).length > 0 || (!tables.includes(HISTORY_TABLE) && hasPresenceTables);
+    if (!appOwned) return libraryStatus(bundled, history);
+    const expected = (await expectedShapes(location.dialect, migrations, db)).at(-1)!;
+    return { owner: 'application', applied: [], pending: [], failed: [], differences: missingFrom(await readShape(db, expected.keys()), expected) };
   } finally {
     await db.close();
   }
+}
+
+function libraryStatus(bundled: string[], history: HistoryRow[]): MigrationStatus {
+  const applied = new Set(history.filter((row) => row.finished_at !== null && row.rolled_back_at === null).map((row) => row.migration_name));
+  const failed = new Set(history.filter((row) => row.finished_at === null && row.rolled_back_at === null).map((row) => row.migration_name));
+  return {
+    owner: 'prisma-presence',
+    applied: bundled.filter((name) => applied.has(name)),
+    pending: bundled.filter((name) => !applied.has(name) && !failed.has(name)),
+    failed: bundled.filter((name) => failed.has(name)),
+    differences: [],
+  };
 }
