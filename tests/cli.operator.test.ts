@@ -5,11 +5,12 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { cli, seedEmptyRooms, seedPresences } from './support/cli.ts';
 import { emptyDatabase, inspect, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
-/** Every bundled migration, oldest first (the same names for both engines). */
-const MIGRATIONS = readdirSync('prisma/sqlite/migrations', { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .map((entry) => entry.name)
-  .sort();
+/** Every bundled migration of the engine, oldest first. */
+const migrationsOf = (engine: string) =>
+  readdirSync(`prisma/${engine}/migrations`, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort();
 
 /** Parses --json output: exactly one JSON object on one line. */
 function json(out: string): Record<string, unknown> {
@@ -19,6 +20,7 @@ function json(out: string): Record<string, unknown> {
 }
 
 describe.each(testEngines())('presence-admin operator commands on %s', (engine) => {
+  const MIGRATIONS = migrationsOf(engine);
 
   const database = useDatabase(engine);
   beforeEach(async () => {

@@ -63,7 +63,7 @@ const connections: Record<string, (url: string) => Opened> = {
   },
   "an application's PrismaClient": (url) => {
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, connectionTimeoutMillis: 2000 }) });
-    const presence = createPresence({ prisma });
+    const presence = createPresence({ prisma, provider: 'postgresql' });
     return { presence, close: async () => (await presence.close(), await prisma.$disconnect()) };
   },
 };

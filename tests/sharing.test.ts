@@ -253,7 +253,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     const client =
       engine === 'sqlite' ? new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: database.url }) }) : new PostgresClient({ adapter: new PrismaPg({ connectionString: database.url }) });
     try {
-      const listener = createPresence({ prisma: client, shareEvents: true });
+      const listener = createPresence({ prisma: client, provider: engine, shareEvents: true });
       trackers.push(listener);
       const heard: string[] = [];
       listener.on('changed', (event) => void heard.push(event.added ? `+${event.added.channelName}` : `-${event.removed?.channelName}`));

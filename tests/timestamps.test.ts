@@ -75,6 +75,8 @@ describe.runIf(testEngines().includes('sqlite'))('lastSeen stored as integers (t
     expect(result.code, 'UNSUPPORTED_DATABASE exits 2').toBe(2);
     expect(result.err).toMatch(/^Error: [^\n]*Presence\.lastSeen in two formats[^\n]*timestampFormat[^\n]*\n$/);
     expect(await rows(url, 'SELECT count(*) AS n FROM "Presence"')).toEqual([{ n: 2 }]);
-    expect(() => createPresence({ databaseUrl: url })).toThrow(PresenceError);
+    const presence = createPresence({ databaseUrl: url });
+    await expect(presence.rooms.getUsers('lobby')).rejects.toMatchObject({ name: 'PresenceError', code: 'UNSUPPORTED_DATABASE' });
+    await presence.close();
   });
 });
