@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, migrate, type PresenceTracker } from '../src/index.ts';
 import { manualClock } from './support/clock.ts';
-import { inspect, migratedDatabase, testEngines, type Engine, type Inspector } from './support/databases.ts';
+import { expiredServer, inspect, migratedDatabase, testEngines, type Engine, type Inspector } from './support/databases.ts';
 import { createDatabase, startPostgresServer, type PostgresServer } from './support/postgresServer.ts';
 
 const ROOMS = 20_000;
@@ -81,10 +81,7 @@ describe.each(testEngines())('100,000 presences across 20,000 rooms on %s', (eng
 
   it('the prune reaps a dead server holding them all', async () => {
     await seed(database.db, engine, 'dead-server');
-    await database.db.rows(
-      `INSERT INTO "PresenceServer" ("id", "hostname", "pid", "startedAt", "lastSeen", "expiresAt") VALUES ('dead-server', 'h', 1, ?, ?, ?)`,
-      ...(engine === 'postgresql' ? [LONG_AGO, LONG_AGO, LONG_AGO] : [LONG_AGO, LONG_AGO, LONG_AGO]),
-    );
+    await expiredServer(database.db, 'dead-server');
     expect(await presence.rooms.prunePresences(1e9)).toBe(ROOMS * PER_ROOM);
     expect([await count('Presence'), await count('PresenceServer')]).toEqual([0, 0]);
     expect([changed, usersLeft]).toEqual([ROOMS, ROOMS * PER_ROOM]);

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cli, seedEmptyRooms, seedPresences } from './support/cli.ts';
-import { emptyDatabase, inspect, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
+import { emptyDatabase, expiredServer, inspect, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 /** Every bundled migration of the engine, oldest first. */
 const migrationsOf = (engine: string) =>
@@ -58,14 +58,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
 
   describe('--dry-run with a dead server', () => {
     it('counts the fresh presences of a server whose liveness expired, as the real run removes them', async () => {
-      const past = '2020-01-01T00:00:00.000+00:00';
-      await database.db.rows('DELETE FROM "PresenceServer"');
-      await database.db.rows(
-        `INSERT INTO "PresenceServer" ("id", "hostname", "pid", "startedAt", "lastSeen", "expiresAt") VALUES ('dead', 'h', 1, ?, ?, ?)`,
-        past,
-        past,
-        past,
-      );
+      await expiredServer(database.db, 'dead');
       await database.db.rows(`UPDATE "Presence" SET "serverId" = 'dead' WHERE "channelName" = 'chan.new'`);
       const dry = json((await cli('prune-presence', '--dry-run', '--json', '--database-url', database.url)).out);
       const real = json((await cli('prune-presence', '--json', '--database-url', database.url)).out);

@@ -14,7 +14,7 @@ import { sql } from '../src/database/sql.ts';
 import { parseDatabaseUrl } from '../src/database/url.ts';
 import { PrismaClient } from '../src/generated/postgresql/client.ts';
 import { createPresence } from '../src/index.ts';
-import { inspect, migratedDatabase, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
+import { expiredServer, inspect, migratedDatabase, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 
 const HOLDER = new URL('./support/transactionHolder.ts', import.meta.url).pathname;
 
@@ -56,14 +56,8 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
 
   it('a server that writes its liveness while a prune would reap it keeps its row and its presences', async () => {
     const presence = createPresence({ databaseUrl: database.url });
-    const [past, future] = ['2020-01-01T00:00:00.000+00:00', '2099-01-01T00:00:00.000+00:00'];
-    await database.db.rows('DELETE FROM "PresenceServer"');
-    await database.db.rows(
-      `INSERT INTO "PresenceServer" ("id", "hostname", "pid", "startedAt", "lastSeen", "expiresAt") VALUES ('srv', 'h', 1, ?, ?, ?)`,
-      past,
-      past,
-      past,
-    );
+    const future = '2099-01-01T00:00:00.000+00:00';
+    await expiredServer(database.db, 'srv');
     await presence.rooms.add('lobby', 'chan.1');
     await database.db.rows(`UPDATE "Presence" SET "serverId" = 'srv'`);
     const commit = await holdTransaction(database.url, [`UPDATE "PresenceServer" SET "lastSeen" = '${future}', "expiresAt" = '${future}' WHERE "id" = 'srv'`]);

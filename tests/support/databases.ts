@@ -92,3 +92,10 @@ export function useDatabase(engine: Engine): { readonly url: string; readonly db
   });
   return state;
 }
+
+/** Registers server `id` with a liveness that expired long ago (the only server row): the next prune reaps its presences. */
+export async function expiredServer(db: Inspector, id: string): Promise<void> {
+  const past = '2020-01-01T00:00:00.000+00:00';
+  await db.rows('DELETE FROM "PresenceServer"');
+  await db.rows(`INSERT INTO "PresenceServer" ("id", "hostname", "pid", "startedAt", "lastSeen", "expiresAt") VALUES (?, 'h', 1, ?, ?, ?)`, id, past, past, past);
+}
