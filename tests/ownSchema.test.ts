@@ -1,4 +1,4 @@
-// The README's own-client path, end to end: a fresh application with its own model and a
+// The own-client path of docs/migrations.md, end to end: a fresh application with its own model and a
 // prisma.config.ts pointing at its schema folder pastes the shipped models, has Prisma's
 // engine make and deploy its migration, hands its client to createPresence, and runs
 // presence-admin against the same database. presence-admin must recognise tables it does
@@ -18,7 +18,7 @@ import { scratchDir } from './support/scratch.ts';
 import { runScript } from './support/schemaShape.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-/** The models an app copies for its provider (see the README's own-client steps). */
+/** The models an app copies for its provider (see docs/migrations.md, own schema and client). */
 const modelsOf = (engine: Engine) => readFileSync(join(ROOT, 'prisma', engine, 'models.prisma'), 'utf8');
 
 interface App {
@@ -27,7 +27,7 @@ interface App {
   migrationsFolder: string;
 }
 
-/** A new application as `prisma init` and the README leave it, with `presenceModels` pasted into its schema folder. */
+/** A new application as `prisma init` and docs/migrations.md leave it, with `presenceModels` pasted into its schema folder. */
 async function createApp(engine: Engine, presenceModels: string): Promise<App> {
   const dir = scratchDir('app');
   const schemaFolder = join(dir, 'prisma', 'schema');
@@ -113,7 +113,7 @@ describe.each(testEngines())('an application that migrates the presence tables i
     }
     const history = await historyRows(url);
 
-    // The README's deploy recipe: `presence-admin status || presence-admin migrate`.
+    // The deploy recipe of docs/migrations.md: `presence-admin status || presence-admin migrate`.
     const status = await cli('status', '--database-url', url);
     expect(status).toEqual({
       code: 0,

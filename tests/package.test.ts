@@ -184,6 +184,12 @@ describe('the npm tarball', () => {
     expect(paths()).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE']));
   });
 
+  it('holds every docs page the README links to', () => {
+    const pages = readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
+    expect(pages.length).toBeGreaterThan(0);
+    expect(paths().filter((path) => path.startsWith('docs/'))).toEqual(pages.sort());
+  });
+
   it('holds the compiled library, its types and the CLI, wired as package.json says', () => {
     expect(paths()).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/presence-admin.js']));
     const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8')) as Record<string, unknown>;
@@ -254,7 +260,7 @@ describe('the npm tarball', () => {
 
   it('holds nothing but the package: no sources, tests, scripts, databases, configs or build leftovers', () => {
     const roots = new Set(paths().map((path) => (path.includes('/') ? `${path.split('/')[0]}/` : path)));
-    expect([...roots].sort()).toEqual(['LICENSE', 'README.md', 'bin/', 'dist/', 'package.json', 'prisma/']);
+    expect([...roots].sort()).toEqual(['LICENSE', 'README.md', 'bin/', 'dist/', 'docs/', 'package.json', 'prisma/']);
     const unwanted = paths().filter(
       (path) =>
         /^(src|tests|scripts|examples|\.ci|bench-results|node_modules)\//.test(path) ||

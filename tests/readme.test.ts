@@ -1,30 +1,60 @@
-// Every JavaScript snippet in the README runs as pasted: saved as an .mjs file inside
+// Every JavaScript snippet in README.md and docs/*.md runs as pasted: saved as an .mjs file inside
 // this package (so `import 'prisma-presence'` resolves to the built package by
 // self-reference, and socket.io / ws to the dev dependencies), run by node in a folder
 // where `presence-admin migrate` has created ./presence.db. A snippet that serves (it
 // reads PORT) gets a free port and must still be serving, silently, after two seconds.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { scratchDir } from './support/scratch.ts';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
-const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const snippets = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]!);
+const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
+const texts = new Map(pages.map((page) => [page, readFileSync(join(root, page), 'utf8')]));
 const RUNNABLE_IMPORTS = new Set(['prisma-presence', 'prisma-presence/socket.io', 'prisma-presence/ws', 'socket.io', 'ws']);
-const selfContained = snippets.filter((code) =>
-  [...code.matchAll(/from '([^']+)'/g)].every(([, module]) => RUNNABLE_IMPORTS.has(module!) || module!.startsWith('node:')),
+const selfContained = pages.flatMap((page) =>
+  [...texts.get(page)!.matchAll(/```js\n([\s\S]*?)```/g)]
+    .map((match, i) => ({ page, index: i + 1, code: match[1]! }))
+    .filter(({ code }) =>
+      [...code.matchAll(/from '([^']+)'/g)].every(([, module]) => RUNNABLE_IMPORTS.has(module!) || module!.startsWith('node:')),
+    ),
 );
 const scratch = join(root, '.readme-snippets');
 
-describe('README CLI reference', () => {
-  it('shows the literal output of presence-admin --help', async () => {
-    const shown = readme.match(/```text\n\$ npx presence-admin --help\n([\s\S]*?)```/)?.[1];
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens. */
+const anchor = (heading: string) => heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+
+describe('CLI reference', () => {
+  it('shows the literal output of presence-admin --help, on one page', async () => {
+    const shown = pages.flatMap((page) => texts.get(page)!.match(/```text\n\$ npx presence-admin --help\n([\s\S]*?)```/)?.[1] ?? []);
     const { stdout } = await run(process.execPath, [join(root, 'bin', 'presence-admin.js'), '--help']);
-    expect(shown).toBe(stdout);
+    expect(shown).toEqual([stdout]);
+  });
+});
+
+describe('documentation links', () => {
+  it.each(pages)('%s links only to files and headings that exist', (page) => {
+    const text = texts.get(page)!;
+    const broken = [...text.matchAll(/\]\(([^)\s]+)\)/g)]
+      .map(([, target]) => target!)
+      .filter((target) => !/^[a-z]+:/.test(target))
+      .filter((target) => {
+        const [file, hash] = target.split('#') as [string, string | undefined];
+        const path = file ? join(root, dirname(page), file) : join(root, page);
+        if (!existsSync(path)) return true;
+        if (hash === undefined) return false;
+        const headings = [...readFileSync(path, 'utf8').matchAll(/^#+ (.*)$/gm)].map(([, heading]) => anchor(heading!));
+        return !headings.includes(hash);
+      });
+    expect(broken).toEqual([]);
+  });
+
+  it('README.md links every docs page', () => {
+    const linked = new Set([...texts.get('README.md')!.matchAll(/\]\((docs\/[^)#]+)\)/g)].map(([, target]) => target));
+    expect(pages.filter((page) => page.startsWith('docs/') && !linked.has(page))).toEqual([]);
   });
 });
 
@@ -40,16 +70,16 @@ async function servesQuietly(file: string, cwd: string, env: Record<string, stri
   return { stillServing, stderr };
 }
 
-describe('README snippets', () => {
+describe('documentation snippets', () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it('has runnable snippets to check', () => {
     expect(selfContained.length).toBeGreaterThanOrEqual(5);
   });
 
-  it.each(selfContained.map((code, i) => [i + 1, code] as const))('snippet %i runs as pasted', async (i, code) => {
+  it.each(selfContained)('$page snippet $index runs as pasted', async ({ page, index, code }) => {
     mkdirSync(scratch, { recursive: true });
-    const file = join(scratch, `snippet-${i}.mjs`);
+    const file = join(scratch, `${page.replace(/[/.]/g, '-')}-${index}.mjs`);
     writeFileSync(file, code);
     const cwd = scratchDir('readme');
     const env = { PATH: process.env.PATH ?? '' };
@@ -63,6 +93,6 @@ describe('README snippets', () => {
   });
 
   it('includes the realtime server snippets', () => {
-    expect(selfContained.filter((code) => code.includes("from 'prisma-presence/")).length).toBe(2);
+    expect(selfContained.filter(({ code }) => code.includes("from 'prisma-presence/")).length).toBe(2);
   });
 });
