@@ -7,16 +7,16 @@ import { PresenceEvents, type PresenceEventName, type PresenceListener } from '.
 import { wrapRemove, wrapTouch, type DisconnectHandler, type MessageHandler } from './handlers.js';
 import { PresenceError } from './errors.js';
 import { resolveOptions, type PresenceOptions } from './options.js';
-import { Pruner, type PruningOptions } from './pruner.js';
-import { publish } from './repository/changes.js';
+import { Pruner, type PruningOptions } from './services/pruner.js';
+import { publish } from './repositories/changes.js';
 import { EventFeed } from './sharing/feed.js';
 import { CallBoundary } from './calls.js';
-import { Departures } from './repository/departures.js';
-import { leaveAsServer, ServerLiveness } from './repository/liveness.js';
-import { RoomCache, type RepositoryContext } from './repository/context.js';
-import { TouchBuffer } from './repository/touchBuffer.js';
-import { createPresencesRepository, type PresencesRepository } from './repository/presences.js';
-import { createRoomsRepository, type RoomsRepository } from './repository/rooms.js';
+import { Departures } from './services/departures.js';
+import { leaveAsServer, ServerLiveness } from './services/liveness.js';
+import { RoomCache, type RepositoryContext } from './repositories/context.js';
+import { TouchBuffer } from './services/touchBuffer.js';
+import { createPresencesRepository, type PresencesRepository } from './repositories/presences.js';
+import { createRoomsRepository, type RoomsRepository } from './repositories/rooms.js';
 
 /** A presence tracker bound to one database. */
 export interface PresenceTracker {

@@ -1,5 +1,5 @@
-import type { PresencesRepository } from './repository/presences.js';
-import type { TouchBuffer } from './repository/touchBuffer.js';
+import type { PresencesRepository } from './repositories/presences.js';
+import type { TouchBuffer } from './services/touchBuffer.js';
 import { assertChannelName } from './validation.js';
 
 /** A websocket message handler: the connection's channel name, the message, anything else. */

@@ -2,7 +2,7 @@
 // (a summary line for people, details for --json) or throws; only the entry point exits.
 import { createPresence, type PresenceTracker } from '../createPresence.js';
 import { migrate, migrationStatus } from '../migrate.js';
-import type { PresenceCounts } from '../repository/stats.js';
+import type { PresenceCounts } from '../repositories/stats.js';
 
 /** Options every command takes. */
 export interface CommandOptions {

@@ -3,8 +3,8 @@
 import type { Transaction } from '../database/client.js';
 import type { Dialect } from '../database/url.js';
 import { sql, type Sql } from '../database/sql.js';
-import type { Entry } from '../repository/changes.js';
-import type { RepositoryContext } from '../repository/context.js';
+import type { Entry } from '../repositories/changes.js';
+import type { RepositoryContext } from '../repositories/context.js';
 
 /** The PostgreSQL NOTIFY channel that wakes readers of the shared log. */
 export const NOTIFY_CHANNEL = 'prisma_presence';

@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import type { Database } from '../database/client.js';
 import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
-import { deletePresences } from './changes.js';
-import type { RepositoryContext } from './context.js';
+import { deletePresences } from '../repositories/changes.js';
+import type { RepositoryContext } from '../repositories/context.js';
 
 /**
  * This process as a server holding connections: one PresenceServer row, registered on

@@ -1,9 +1,9 @@
 import { fragment } from '../database/sql.js';
 import type { Database } from '../database/client.js';
 import type { PresenceEvents } from '../events.js';
-import type { Departures } from './departures.js';
-import type { ServerLiveness } from './liveness.js';
-import type { TouchBuffer } from './touchBuffer.js';
+import type { Departures } from '../services/departures.js';
+import type { ServerLiveness } from '../services/liveness.js';
+import type { TouchBuffer } from '../services/touchBuffer.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
 
 /** What the repositories share within one presence instance. */

@@ -1,7 +1,7 @@
-import { PresenceError } from './errors.js';
-import type { PresenceEvents } from './events.js';
-import type { RoomsRepository } from './repository/rooms.js';
-import { MAX_TIMER_SECONDS, parseMaxAge } from './validation.js';
+import { PresenceError } from '../errors.js';
+import type { PresenceEvents } from '../events.js';
+import type { RoomsRepository } from '../repositories/rooms.js';
+import { MAX_TIMER_SECONDS, parseMaxAge } from '../validation.js';
 
 /** Options of `startPruning`. */
 export interface PruningOptions {
