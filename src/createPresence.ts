@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Database, type PrismaClientLike, type TableNames } from './database/client.js';
+import { Database, type PrismaClientLike, type TableNames } from './database/database.js';
 import type { Dialect } from './database/url.js';
 import { clientConnection, serialized } from './database/connections.js';
 import { openConnection } from './database/open.js';

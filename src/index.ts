@@ -4,7 +4,7 @@ export { migrate, migrationStatus, type MigrateOptions } from './migrate.js';
 export type { MigrationStatus } from './migrations/status.js';
 export type { PresenceOptions, LivenessOptions } from './options.js';
 export type { PoolOptions } from './database/open.js';
-export type { PrismaClientLike, TableNames } from './database/client.js';
+export type { PrismaClientLike, TableNames } from './database/database.js';
 export type { PresenceEventMap, PresenceEventName, PresenceListener } from './events.js';
 export type { MessageHandler, DisconnectHandler } from './handlers.js';
 export type { RoomsRepository, AddOptions } from './repositories/rooms.js';

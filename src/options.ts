@@ -1,4 +1,4 @@
-import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database/client.js';
+import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database/database.js';
 import type { PoolOptions } from './database/open.js';
 import { parseDatabaseUrl, type DatabaseLocation, type Dialect } from './database/url.js';
 import { PresenceError } from './errors.js';

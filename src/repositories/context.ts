@@ -1,5 +1,5 @@
 import { fragment } from '../database/sql.js';
-import type { Database } from '../database/client.js';
+import type { Database } from '../database/database.js';
 import type { PresenceEvents } from '../events.js';
 import type { Departures } from '../services/departures.js';
 import type { ServerLiveness } from '../services/liveness.js';

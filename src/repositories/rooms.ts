@@ -1,4 +1,5 @@
-import { driverErrorKind, type Transaction } from '../database/client.js';
+import type { Transaction } from '../database/database.js';
+import { driverErrorKind } from '../database/errors.js';
 import { anyOf, fragment, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Database } from '../database/client.js';
+import type { Database } from '../database/database.js';
 import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
 import { deletePresences } from '../repositories/changes.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database } from '../database/client.js';
+import type { Database } from '../database/database.js';
 import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
 import type { Entry } from '../repositories/changes.js';

@@ -1,6 +1,6 @@
 // The shared log (PresenceEvent): appended to inside each change's transaction, trimmed
 // by age by every prune, read by EventFeed (./feed.ts).
-import type { Transaction } from '../database/client.js';
+import type { Transaction } from '../database/database.js';
 import type { Dialect } from '../database/url.js';
 import { sql, type Sql } from '../database/sql.js';
 import type { Entry } from '../repositories/changes.js';
