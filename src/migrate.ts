@@ -1,5 +1,5 @@
 import { parseDatabaseUrl } from './database/url.js';
-import { applyMigrations } from './migrations/migrate.js';
+import { applyMigrations } from './migrations/apply.js';
 import { readMigrationStatus, type MigrationStatus } from './migrations/status.js';
 import { resolveDatabaseUrl } from './options.js';
 
