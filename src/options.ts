@@ -2,7 +2,7 @@ import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database
 import type { PoolOptions } from './database/open.js';
 import { parseDatabaseUrl, type DatabaseLocation, type Dialect } from './database/url.js';
 import { PresenceError } from './errors.js';
-import { MAX_TIMER_SECONDS, parseMaxAge, parseMaxAgeText } from './validation.js';
+import { MAX_TIMER_SECONDS, parseSeconds, parseSecondsText } from './validation.js';
 
 /** Options of `createPresence`; every field is optional. */
 export interface PresenceOptions {
@@ -109,9 +109,9 @@ export function resolveDatabaseUrl(explicit: string | undefined, env: Environmen
 
 /** The max age from an explicit value or the environment, validated. */
 export function resolveMaxAge(explicit: unknown, env: Environment = process.env): number {
-  if (explicit !== undefined) return parseMaxAge(explicit);
+  if (explicit !== undefined) return parseSeconds(explicit, 'maxAge');
   const fromEnv = nonEmpty(env.PRESENCE_MAX_AGE);
-  return fromEnv === undefined ? DEFAULT_MAX_AGE : parseMaxAgeText(fromEnv, 'PRESENCE_MAX_AGE');
+  return fromEnv === undefined ? DEFAULT_MAX_AGE : parseSecondsText(fromEnv, 'PRESENCE_MAX_AGE');
 }
 
 export function resolveOptions(options: PresenceOptions = {}, env: Environment = process.env): ResolvedOptions {
@@ -125,13 +125,13 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
   const maxAge = resolveMaxAge(options.maxAge, env);
   const touchInterval = resolveTouchInterval(options.touchInterval, maxAge);
   const shareEvents = resolveShareEvents(options.shareEvents, env);
-  const eventRetention = options.eventRetention === undefined ? DEFAULT_EVENT_RETENTION : parseMaxAge(options.eventRetention, 'eventRetention');
+  const eventRetention = options.eventRetention === undefined ? DEFAULT_EVENT_RETENTION : parseSeconds(options.eventRetention, 'eventRetention');
   const sharing = {
     shareEvents,
     eventRetention,
     maxMetadataBytes: resolveMetadataLimit(options.maxMetadataBytes),
     liveness: resolveLiveness(options.liveness),
-    leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseMaxAge(options.leaveGrace, 'leaveGrace', MAX_TIMER_SECONDS),
+    leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseSeconds(options.leaveGrace, 'leaveGrace', MAX_TIMER_SECONDS),
     tables: resolveTables(options.tables, env),
   };
   if (prisma !== undefined) {
@@ -211,8 +211,8 @@ function resolveLiveness(explicit: unknown): ResolvedOptions['liveness'] {
     throw new PresenceError('INVALID_ARGUMENT', `liveness must be true, false or { interval?, timeout? }, got ${String(explicit)}`);
   }
   const { interval: rawInterval, timeout: rawTimeout } = explicit === true ? {} : (explicit as LivenessOptions);
-  const interval = rawInterval === undefined ? DEFAULT_LIVENESS_INTERVAL : parseMaxAge(rawInterval, 'liveness.interval', MAX_TIMER_SECONDS);
-  const timeout = rawTimeout === undefined ? 3 * interval : parseMaxAge(rawTimeout, 'liveness.timeout');
+  const interval = rawInterval === undefined ? DEFAULT_LIVENESS_INTERVAL : parseSeconds(rawInterval, 'liveness.interval', MAX_TIMER_SECONDS);
+  const timeout = rawTimeout === undefined ? 3 * interval : parseSeconds(rawTimeout, 'liveness.timeout');
   if (timeout < 2 * interval) {
     throw new PresenceError('INVALID_ARGUMENT', `liveness.timeout must be at least two intervals (${2 * interval} s), got ${timeout}`);
   }

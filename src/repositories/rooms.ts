@@ -3,7 +3,7 @@ import { driverErrorKind } from '../database/errors.js';
 import { anyOf, fragment, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
-import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
+import { assertChannelName, normalizeUserId, parseSeconds, serializeMetadata } from '../validation.js';
 import { presenceStats, type PresenceStats } from './stats.js';
 import { trimLog } from '../sharing/log.js';
 import { deletePresences, deleteWith, lockRooms, needsDetail, publish, recordChanges, recordUpdates, type Change, type Entry, type Update } from './changes.js';
@@ -188,7 +188,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   }
 
   async function prunePresences(maxAge?: number): Promise<number> {
-    const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+    const seconds = maxAge === undefined ? context.maxAge : parseSeconds(maxAge, 'maxAge');
     // A touch still in the buffer must not let its presence look stale.
     await context.touches.flush();
     const now = context.now();

@@ -1,5 +1,5 @@
 import { list, sql, type Sql } from '../database/sql.js';
-import { assertRoomNames, parseMaxAge } from '../validation.js';
+import { assertRoomNames, parseSeconds } from '../validation.js';
 import type { RepositoryContext } from './context.js';
 
 /** Counts for one room, or for all of them together. */
@@ -65,7 +65,7 @@ interface CountsRow {
  */
 export async function presenceStats(context: RepositoryContext, names?: readonly string[], maxAge?: number): Promise<PresenceStats> {
   if (names !== undefined) assertRoomNames(names);
-  const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+  const seconds = maxAge === undefined ? context.maxAge : parseSeconds(maxAge, 'maxAge');
   // Count as prunePresences would decide: buffered touches first.
   await context.touches.flush();
   const now = context.now();
