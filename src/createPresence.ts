@@ -27,7 +27,7 @@ export interface PresenceTracker {
   /** The max age in seconds that `prunePresences()` uses by default. */
   readonly maxAge: number;
   /** Whether changes are shared with the other processes on the database (the `shareEvents` option). */
-  readonly sharesEvents: boolean;
+  readonly shareEvents: boolean;
   /**
    * Listens for an event: `changed` (a room gained or lost connections), `userJoined` /
    * `userLeft` (a user's first connection entered / last one left a room), `resync`
@@ -100,7 +100,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     rooms: calls.wrap(rooms),
     presences: calls.wrap(presences),
     maxAge,
-    sharesEvents: shareEvents,
+    shareEvents,
     on(event, listener) {
       events.on(event, listener);
       if (event !== 'error') feed?.start(); // read the shared log once someone listens
