@@ -77,10 +77,11 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
   const sharing = { enabled: shareEvents, origin: randomUUID(), retention: eventRetention };
   const server = liveness ? new ServerLiveness(db, events, now, liveness.interval, liveness.timeout) : undefined;
-  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches, sharing, maxMetadataBytes, server };
+  // A departure leaves through the presences repository, which is created with the context below.
+  const departures = new Departures(leaveGrace, events, (channelName) => presences.leaveAll(channelName));
+  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches, sharing, maxMetadataBytes, server, departures };
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
-  context.departures = new Departures(leaveGrace, events, presences.leaveAll);
   const calls = new CallBoundary(() => events.inListener());
   let closing: Promise<void> | undefined;
   let pruner: Pruner | undefined;
@@ -139,7 +140,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     calls.closing();
     await pruner?.stop();
     await calls.drain();
-    await context.departures?.flush();
+    await departures.flush();
     if (server?.stop()) await leaveAsServer(context, server.id).catch((error: unknown) => events.report(error, 'removing this server'));
     await feed?.stop();
     touches.stop();

@@ -23,8 +23,8 @@ export interface RepositoryContext {
   maxMetadataBytes: number;
   /** This process as a registered server (the `liveness` option), or undefined. */
   server: ServerLiveness | undefined;
-  /** Disconnects waiting out the grace period (set up by the presences repository). */
-  departures?: Departures;
+  /** Disconnects waiting out the `leaveGrace` period (leaving at once without one). */
+  departures: Departures;
 }
 
 export interface Sharing {

@@ -78,7 +78,7 @@ export function createPresencesRepository(context: RepositoryContext): Presences
     leaveAll,
     disconnect: (channelName) => {
       assertChannelName(channelName, 'channelName');
-      return context.departures ? context.departures.depart(channelName) : leaveAll(channelName);
+      return context.departures.depart(channelName);
     },
     update,
     flush: () => context.touches.flush(),

@@ -71,7 +71,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
       serverId: context.server?.id ?? null,
     };
     await context.server?.ensureRegistered();
-    context.departures?.cancel(userChannelName); // back within the grace period: it stays
+    context.departures.cancel(userChannelName); // back within the grace period: it stays
     for (let attempt = 1; ; attempt++) {
       const known = context.roomIds.get(roomChannelName);
       try {
