@@ -1,81 +1,8 @@
-import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database/database.js';
-import type { PoolOptions } from './database/open.js';
+import { TABLE_MODELS } from './database/database.js';
 import { parseDatabaseUrl, type DatabaseLocation, type Dialect } from './database/url.js';
 import { PresenceError } from './errors.js';
 import { MAX_TIMER_SECONDS, parseSeconds, parseSecondsText } from './validation.js';
-
-/** Options of `createPresence`; every field is optional. */
-export interface PresenceOptions {
-  /**
-   * Where presence is stored: `file:<path>` (SQLite) or `postgresql://...`.
-   * Default: env `PRESENCE_DATABASE_URL`, then `DATABASE_URL`, then `file:./presence.db`.
-   * Leave it out when passing `prisma`.
-   */
-  databaseUrl?: string;
-  /** Your application's PrismaClient, whose schema includes the shipped models. It stays yours: `close()` leaves it open. */
-  prisma?: PrismaClientLike;
-  /**
-   * The database behind `prisma`, required with it: your driver adapter's `provider`
-   * (`new PrismaPg(...).provider` is `'postgres'`, PrismaBetterSqlite3's is `'sqlite'`),
-   * or `'sqlite'` / `'postgresql'`. A PrismaClient does not tell it publicly.
-   */
-  provider?: 'sqlite' | 'postgresql' | 'postgres';
-  /** Seconds without traffic after which a presence is pruned. Default: env `PRESENCE_MAX_AGE`, then 60. */
-  maxAge?: number;
-  /** The clock for `lastSeen` writes and prune cut-offs. Default: `() => new Date()`. */
-  now?: () => Date;
-  /** PostgreSQL pool settings when prisma-presence opens the connection. */
-  pool?: PoolOptions;
-  /**
-   * Milliseconds during which `touchPresence` gathers touches before writing them in one
-   * statement (0: write each at once). Default: a tenth of `maxAge`, at most 1000.
-   * It may not exceed a quarter of `maxAge`, so that buffering can never make a live
-   * connection look stale.
-   */
-  touchInterval?: number;
-  /**
-   * Delivers every change made by any process on the same database (other app servers,
-   * the CLI from cron) to this tracker's listeners, flagged `remote: true`: changes are
-   * logged in the PresenceEvent table, in the same transaction. Turn it on in every
-   * process that writes presence. Default: env `PRESENCE_SHARE_EVENTS` (`1`/`true`), else off.
-   */
-  shareEvents?: boolean;
-  /**
-   * Seconds the shared log keeps a change: every prunePresences of this tracker removes
-   * older entries, whether or not it shares events. Default: 600.
-   */
-  eventRetention?: number;
-  /** Largest metadata object accepted, in bytes of its JSON. Default: 8192. */
-  maxMetadataBytes?: number;
-  /**
-   * Registers this process as a server holding connections: one liveness write per
-   * `interval` seconds (default 5); its presences carry its id, and once its liveness is
-   * older than `timeout` seconds (default 3 intervals) the next prune removes them all at
-   * once. `close()` removes this server's presences. `true` takes the defaults. Default: off.
-   */
-  liveness?: boolean | LivenessOptions;
-  /**
-   * Seconds a disconnect (`presences.disconnect`, `removePresence`, the integrations)
-   * waits before it removes the connection, so that a user who reconnects meanwhile
-   * never appears to leave and join again. Default: 0 (at once).
-   */
-  leaveGrace?: number;
-  /**
-   * Where the presence tables are when your own schema renamed them: the table name per
-   * shipped model (e.g. `{ Room: 'presence_room' }`, for a pasted model with
-   * `@@map("presence_room")`), and `schema` for a PostgreSQL schema other than the search
-   * path's. Default: env `PRESENCE_TABLES` (`Room=presence_room,Presence=presence_entry`)
-   * and `PRESENCE_SCHEMA`, else the shipped names.
-   */
-  tables?: TableNames;
-}
-
-export interface LivenessOptions {
-  /** Seconds between two liveness writes. Default: 5. */
-  interval?: number;
-  /** Seconds without a liveness write after which this server counts as dead. Default: 3 intervals. */
-  timeout?: number;
-}
+import type { LivenessOptions, PoolOptions, PresenceOptions, PrismaClientLike, TableNames } from './types.js';
 
 export const DEFAULT_DATABASE_URL = 'file:./presence.db';
 export const DEFAULT_MAX_AGE = 60;

@@ -4,17 +4,7 @@ import type { Sql } from './sql.js';
 import type { Connection } from './connections.js';
 import { isTransient, translateError } from './errors.js';
 import type { Dialect } from './url.js';
-
-/**
- * The part of a PrismaClient that prisma-presence uses. Any client generated from a
- * schema that includes the shipped models fits, whatever else its schema holds.
- */
-export interface PrismaClientLike {
-  $queryRawUnsafe<T = unknown>(query: string, ...values: any[]): PromiseLike<T>;
-  $executeRawUnsafe(query: string, ...values: any[]): PromiseLike<number>;
-  $transaction<R>(work: (tx: any) => Promise<R>, options?: { maxWait?: number; timeout?: number }): Promise<R>;
-  $disconnect(): Promise<void>;
-}
+import type { TableNames } from '../types.js';
 
 /** A statement runner bound to one transaction. */
 export interface Transaction {
@@ -95,19 +85,6 @@ export class Database {
       }
     }
   }
-}
-
-/**
- * Where the presence tables are, when an application's own schema renamed them (`@@map`)
- * or keeps them in another PostgreSQL schema. Keys are the shipped model names.
- */
-export interface TableNames {
-  Room?: string;
-  Presence?: string;
-  PresenceServer?: string;
-  PresenceEvent?: string;
-  /** PostgreSQL schema holding the tables. Default: the connection's search path (usually `public`). */
-  schema?: string;
 }
 
 export const TABLE_MODELS = ['Room', 'Presence', 'PresenceServer', 'PresenceEvent'] as const;

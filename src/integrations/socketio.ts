@@ -1,14 +1,12 @@
 import type { Server, Socket } from 'socket.io';
-import type { PresenceTracker } from '../createPresence.js';
-import type { PresenceGroups } from '../groups.js';
 import {
   integrationCore,
   type IntegrationOptions,
   type JoinDecision,
-  type PresenceMessage,
   type PrunedConnectionPolicy,
   type Transport,
 } from './core.js';
+import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
 
 export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy };
 

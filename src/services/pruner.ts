@@ -1,15 +1,7 @@
 import { PresenceError } from '../errors.js';
 import type { PresenceEvents } from '../events.js';
-import type { RoomsRepository } from '../repositories/rooms.js';
 import { MAX_TIMER_SECONDS, parseSeconds } from '../validation.js';
-
-/** Options of `startPruning`. */
-export interface PruningOptions {
-  /** Seconds between two prune rounds. Default: half the max age. */
-  every?: number;
-  /** Max age in seconds for prunePresences. Default: the tracker's. */
-  maxAge?: number;
-}
+import type { PruningOptions, RoomsRepository } from '../types.js';
 
 /**
  * Runs prunePresences then pruneRooms every `every` seconds, one round at a time.
