@@ -1,5 +1,5 @@
 export { createPresence } from './createPresence.js';
-export { PresenceError, type PresenceErrorCode } from './errors.js';
+export { PresenceError } from './errors.js';
 export { migrate, migrationStatus } from './migrate.js';
 export { followPresence } from './groups.js';
 export type {
@@ -35,4 +35,5 @@ export type {
   FollowOptions,
   MigrateOptions,
   MigrationStatus,
+  PresenceErrorCode,
 } from './types.js';

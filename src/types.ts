@@ -438,3 +438,14 @@ export interface MigrationStatus {
   /** With owner `application`: what the tables lack for prisma-presence, one line each (empty when they fit). */
   differences: string[];
 }
+
+// Errors
+
+/** What went wrong, for callers that branch on it. */
+export type PresenceErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'UNSUPPORTED_DATABASE'
+  | 'MIGRATION_REQUIRED'
+  | 'MIGRATION_FAILED'
+  | 'DATABASE_UNAVAILABLE'
+  | 'CLOSED';
