@@ -1,66 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { Database, type PrismaClientLike, type TableNames } from './database/client.js';
+import { Database } from './database/database.js';
 import type { Dialect } from './database/url.js';
 import { clientConnection, serialized } from './database/connections.js';
 import { openConnection } from './database/open.js';
-import { PresenceEvents, type PresenceEventName, type PresenceListener } from './events.js';
-import { wrapRemove, wrapTouch, type DisconnectHandler, type MessageHandler } from './handlers.js';
+import { PresenceEvents } from './events.js';
+import { wrapRemove, wrapTouch } from './handlers.js';
 import { PresenceError } from './errors.js';
-import { resolveOptions, type PresenceOptions } from './options.js';
-import { Pruner, type PruningOptions } from './pruner.js';
-import { publish } from './repository/changes.js';
+import { resolveOptions } from './options.js';
+import { Pruner } from './services/pruner.js';
+import { publish } from './repositories/changes.js';
 import { EventFeed } from './sharing/feed.js';
 import { CallBoundary } from './calls.js';
-import { Departures } from './repository/departures.js';
-import { leaveAsServer, ServerLiveness } from './repository/liveness.js';
-import { RoomCache, type RepositoryContext } from './repository/context.js';
-import { TouchBuffer } from './repository/touchBuffer.js';
-import { createPresencesRepository, type PresencesRepository } from './repository/presences.js';
-import { createRoomsRepository, type RoomsRepository } from './repository/rooms.js';
-
-/** A presence tracker bound to one database. */
-export interface PresenceTracker {
-  /** Rooms and who is in them (Django's `Room.objects`). */
-  readonly rooms: RoomsRepository;
-  /** One connection across all its rooms (Django's `Presence.objects`). */
-  readonly presences: PresencesRepository;
-  /** The max age in seconds that `prunePresences()` uses by default. */
-  readonly maxAge: number;
-  /** Whether changes are shared with the other processes on the database (the `shareEvents` option). */
-  readonly sharesEvents: boolean;
-  /**
-   * Listens for an event: `changed` (a room gained or lost connections), `userJoined` /
-   * `userLeft` (a user's first connection entered / last one left a room), `resync`
-   * (shared events may have been missed) or `error` (a listener or background write failed).
-   */
-  on<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): this;
-  /** Stops listening. */
-  off<E extends PresenceEventName>(event: E, listener: PresenceListener<E>): this;
-  /**
-   * Wraps a message handler `(channelName, message, ...rest)`: every message touches the
-   * connection's presence (buffered: written within `touchInterval`); a message that is
-   * the JSON string "heartbeat" stops there (resolves undefined) and the handler's
-   * result is returned otherwise.
-   */
-  touchPresence<Rest extends unknown[], R>(
-    handler: MessageHandler<Rest, R>,
-  ): (channelName: string, message: any, ...rest: Rest) => Promise<Awaited<R> | undefined>;
-  /** Wraps a disconnect handler `(channelName, ...rest)`: leaves every room, then runs the handler. */
-  removePresence<Rest extends unknown[], R>(handler: DisconnectHandler<Rest, R>): (channelName: string, ...rest: Rest) => Promise<Awaited<R>>;
-  /**
-   * Prunes in this process, for apps without cron: prunePresences then pruneRooms every
-   * `every` seconds (default: half the max age). The timer does not keep the process
-   * alive; failures go to `error` listeners. Returns a function that stops it; `close()`
-   * stops it too. One pruner per tracker.
-   */
-  startPruning(options?: PruningOptions): () => Promise<void>;
-  /**
-   * Refuses new calls (they reject with CLOSED), waits for the calls in flight, stops the
-   * pruner, runs pending departures, waits for async listeners still running, then
-   * disconnects the database if the tracker opened it. A second call returns the same promise.
-   */
-  close(): Promise<void>;
-}
+import { Departures } from './services/departures.js';
+import { leaveAsServer, ServerLiveness } from './services/liveness.js';
+import { RoomCache, type RepositoryContext } from './repositories/context.js';
+import { TouchBuffer } from './services/touchBuffer.js';
+import { createPresencesRepository } from './repositories/presences.js';
+import { createRoomsRepository } from './repositories/rooms.js';
+import type { PresenceOptions, PresenceTracker, PrismaClientLike, TableNames } from './types.js';
 
 /**
  * Creates a presence tracker. With no options it stores presence in `./presence.db`
@@ -77,10 +34,11 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
   const sharing = { enabled: shareEvents, origin: randomUUID(), retention: eventRetention };
   const server = liveness ? new ServerLiveness(db, events, now, liveness.interval, liveness.timeout) : undefined;
-  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches, sharing, maxMetadataBytes, server };
+  // A departure leaves through the presences repository, which is created with the context below.
+  const departures = new Departures(leaveGrace, events, (channelName) => presences.leaveAll(channelName));
+  const context: RepositoryContext = { db, events, now, maxAge, roomIds: new RoomCache(), touches, sharing, maxMetadataBytes, server, departures };
   const rooms = createRoomsRepository(context);
   const presences = createPresencesRepository(context);
-  context.departures = new Departures(leaveGrace, events, presences.leaveAll);
   const calls = new CallBoundary(() => events.inListener());
   let closing: Promise<void> | undefined;
   let pruner: Pruner | undefined;
@@ -100,7 +58,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     rooms: calls.wrap(rooms),
     presences: calls.wrap(presences),
     maxAge,
-    sharesEvents: shareEvents,
+    shareEvents,
     on(event, listener) {
       events.on(event, listener);
       if (event !== 'error') feed?.start(); // read the shared log once someone listens
@@ -139,7 +97,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
     calls.closing();
     await pruner?.stop();
     await calls.drain();
-    await context.departures?.flush();
+    await departures.flush();
     if (server?.stop()) await leaveAsServer(context, server.id).catch((error: unknown) => events.report(error, 'removing this server'));
     await feed?.stop();
     touches.stop();

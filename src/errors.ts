@@ -1,11 +1,4 @@
-/** What went wrong, for callers that branch on it. */
-export type PresenceErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'UNSUPPORTED_DATABASE'
-  | 'MIGRATION_REQUIRED'
-  | 'MIGRATION_FAILED'
-  | 'DATABASE_UNAVAILABLE'
-  | 'CLOSED';
+import type { PresenceErrorCode } from './types.js';
 
 /**
  * The one error class prisma-presence throws on purpose. `code` says what kind of

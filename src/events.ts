@@ -1,24 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { PresenceChangedEvent, PresenceUpdatedEvent, ResyncEvent, UserPresenceEvent } from './types.js';
-
-/** Events a presence instance emits, by name. */
-export interface PresenceEventMap {
-  /** A room gained or lost connections. */
-  changed: PresenceChangedEvent;
-  /** A presence's metadata changed (`presences.update`, or `add` with metadata for a present connection). */
-  updated: PresenceUpdatedEvent;
-  /** A user's first connection entered a room. */
-  userJoined: UserPresenceEvent;
-  /** A user's last connection left a room. */
-  userLeft: UserPresenceEvent;
-  /** With event sharing: this process may have missed events (it could not read them in time); re-read what you show. */
-  resync: ResyncEvent;
-  /** A `changed` listener threw or rejected (the operation itself succeeded), or buffered touches could not be written. */
-  error: Error;
-}
-
-export type PresenceEventName = keyof PresenceEventMap;
-export type PresenceListener<E extends PresenceEventName> = (payload: PresenceEventMap[E]) => unknown;
+import type { PresenceChangedEvent, PresenceEventMap, PresenceEventName, PresenceListener, PresenceUpdatedEvent, ResyncEvent, UserPresenceEvent } from './types.js';
 
 /**
  * A small typed emitter. A failing listener never fails the database operation that

@@ -1,42 +1,5 @@
-import type { PresenceTracker } from './createPresence.js';
 import { PresenceError } from './errors.js';
-import type { PresenceChangedEvent } from './types.js';
-
-/**
- * What a room's connections receive whenever its presence changes: the present users
- * (their ids, or what `resolveUsers` made of them, in id order) and the anonymous count.
- */
-export interface PresenceMessage<User = string> {
-  room: string;
-  members: User[];
-  anonymous: number;
-}
-
-/** Why a connection leaves a room's group. */
-export type LeaveReason = 'removed' | 'pruned';
-
-/**
- * Groups of connections that follow presence, like a Django channel layer group per
- * room: a connection present in a room is in its group, so a broadcast to the group
- * reaches exactly the present connections. `prisma-presence/socket.io` and
- * `prisma-presence/ws` implement it; a method may return a promise.
- */
-export interface PresenceGroups {
-  /** Puts the connection in the room's group. */
-  join(room: string, channelName: string): unknown;
-  /** Takes the connection out of the room's group (`pruned`: its presence expired while it may still be attached). */
-  leave(room: string, channelName: string, reason: LeaveReason): unknown;
-  /** Sends the room's presence message (its members) to every connection in its group. */
-  broadcast(room: string, message: PresenceMessage<unknown>): unknown;
-}
-
-/** Options of `followPresence`. */
-export interface FollowOptions<User = string> {
-  /** Turns the user ids of a room into what `members` shows, in one call per broadcast. Default: the ids. */
-  resolveUsers?: (userIds: string[]) => User[] | Promise<User[]>;
-  /** Errors with no caller to reject (a failed group call or broadcast). Default: a process warning. */
-  onError?: (error: Error) => void;
-}
+import type { FollowOptions, PresenceChangedEvent, PresenceGroups, PresenceMessage, PresenceTracker } from './types.js';
 
 type Followed = Pick<PresenceTracker, 'on' | 'off' | 'rooms'>;
 

@@ -1,11 +1,6 @@
-import type { PresencesRepository } from './repository/presences.js';
-import type { TouchBuffer } from './repository/touchBuffer.js';
+import type { TouchBuffer } from './services/touchBuffer.js';
 import { assertChannelName } from './validation.js';
-
-/** A websocket message handler: the connection's channel name, the message, anything else. */
-export type MessageHandler<Rest extends unknown[] = any[], R = unknown> = (channelName: string, message: any, ...rest: Rest) => R;
-/** A disconnect handler: the connection's channel name, anything else. */
-export type DisconnectHandler<Rest extends unknown[] = any[], R = unknown> = (channelName: string, ...rest: Rest) => R;
+import type { DisconnectHandler, MessageHandler, PresencesRepository } from './types.js';
 
 const HEARTBEAT = '"heartbeat"';
 const HEARTBEAT_BYTES = Buffer.from(HEARTBEAT);

@@ -1,15 +1,39 @@
-export { createPresence, type PresenceTracker } from './createPresence.js';
-export { PresenceError, type PresenceErrorCode } from './errors.js';
-export { migrate, migrationStatus, type MigrateOptions } from './migrate.js';
-export type { MigrationStatus } from './migrations/status.js';
-export type { PresenceOptions, LivenessOptions } from './options.js';
-export type { PoolOptions } from './database/open.js';
-export type { PrismaClientLike, TableNames } from './database/client.js';
-export type { PresenceEventMap, PresenceEventName, PresenceListener } from './events.js';
-export type { MessageHandler, DisconnectHandler } from './handlers.js';
-export type { RoomsRepository, AddOptions } from './repository/rooms.js';
-export type { PresenceStats, PresenceCounts, ServerStats } from './repository/stats.js';
-export type { PresencesRepository, UpdateOptions } from './repository/presences.js';
-export type { Room, Presence, PresenceMetadata, PresenceChangedEvent, PresenceUpdatedEvent, UserPresenceEvent, ResyncEvent } from './types.js';
-export { followPresence, type FollowOptions, type PresenceGroups, type PresenceMessage, type LeaveReason } from './groups.js';
-export type { PruningOptions } from './pruner.js';
+export { createPresence } from './createPresence.js';
+export { PresenceError } from './errors.js';
+export { migrate, migrationStatus } from './migrate.js';
+export { followPresence } from './groups.js';
+export type {
+  Room,
+  Presence,
+  PresenceMetadata,
+  PresenceChangedEvent,
+  PresenceUpdatedEvent,
+  UserPresenceEvent,
+  ResyncEvent,
+  PresenceEventMap,
+  PresenceEventName,
+  PresenceListener,
+  PresenceTracker,
+  MessageHandler,
+  DisconnectHandler,
+  PruningOptions,
+  RoomsRepository,
+  AddOptions,
+  PresencesRepository,
+  UpdateOptions,
+  PresenceCounts,
+  PresenceStats,
+  ServerStats,
+  PresenceOptions,
+  LivenessOptions,
+  PoolOptions,
+  PrismaClientLike,
+  TableNames,
+  PresenceMessage,
+  LeaveReason,
+  PresenceGroups,
+  FollowOptions,
+  MigrateOptions,
+  MigrationStatus,
+  PresenceErrorCode,
+} from './types.js';

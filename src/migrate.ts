@@ -1,12 +1,8 @@
 import { parseDatabaseUrl } from './database/url.js';
-import { applyMigrations } from './migrations/migrate.js';
-import { readMigrationStatus, type MigrationStatus } from './migrations/status.js';
+import { applyMigrations } from './migrations/apply.js';
+import { readMigrationStatus } from './migrations/status.js';
 import { resolveDatabaseUrl } from './options.js';
-
-export interface MigrateOptions {
-  /** Default: env `PRESENCE_DATABASE_URL`, then `DATABASE_URL`, then `file:./presence.db`. */
-  databaseUrl?: string;
-}
+import type { MigrateOptions, MigrationStatus } from './types.js';
 
 /**
  * Creates or updates the presence tables by applying the bundled migrations that the

@@ -1,81 +1,8 @@
-import { TABLE_MODELS, type PrismaClientLike, type TableNames } from './database/client.js';
-import type { PoolOptions } from './database/open.js';
+import { TABLE_MODELS } from './database/database.js';
 import { parseDatabaseUrl, type DatabaseLocation, type Dialect } from './database/url.js';
 import { PresenceError } from './errors.js';
-import { MAX_TIMER_SECONDS, parseMaxAge, parseMaxAgeText } from './validation.js';
-
-/** Options of `createPresence`; every field is optional. */
-export interface PresenceOptions {
-  /**
-   * Where presence is stored: `file:<path>` (SQLite) or `postgresql://...`.
-   * Default: env `PRESENCE_DATABASE_URL`, then `DATABASE_URL`, then `file:./presence.db`.
-   * Leave it out when passing `prisma`.
-   */
-  databaseUrl?: string;
-  /** Your application's PrismaClient, whose schema includes the shipped models. It stays yours: `close()` leaves it open. */
-  prisma?: PrismaClientLike;
-  /**
-   * The database behind `prisma`, required with it: your driver adapter's `provider`
-   * (`new PrismaPg(...).provider` is `'postgres'`, PrismaBetterSqlite3's is `'sqlite'`),
-   * or `'sqlite'` / `'postgresql'`. A PrismaClient does not tell it publicly.
-   */
-  provider?: 'sqlite' | 'postgresql' | 'postgres';
-  /** Seconds without traffic after which a presence is pruned. Default: env `PRESENCE_MAX_AGE`, then 60. */
-  maxAge?: number;
-  /** The clock for `lastSeen` writes and prune cut-offs. Default: `() => new Date()`. */
-  now?: () => Date;
-  /** PostgreSQL pool settings when prisma-presence opens the connection. */
-  pool?: PoolOptions;
-  /**
-   * Milliseconds during which `touchPresence` gathers touches before writing them in one
-   * statement (0: write each at once). Default: a tenth of `maxAge`, at most 1000.
-   * It may not exceed a quarter of `maxAge`, so that buffering can never make a live
-   * connection look stale.
-   */
-  touchInterval?: number;
-  /**
-   * Delivers every change made by any process on the same database (other app servers,
-   * the CLI from cron) to this tracker's listeners, flagged `remote: true`: changes are
-   * logged in the PresenceEvent table, in the same transaction. Turn it on in every
-   * process that writes presence. Default: env `PRESENCE_SHARE_EVENTS` (`1`/`true`), else off.
-   */
-  shareEvents?: boolean;
-  /**
-   * Seconds the shared log keeps a change: every prunePresences of this tracker removes
-   * older entries, whether or not it shares events. Default: 600.
-   */
-  eventRetention?: number;
-  /** Largest metadata object accepted, in bytes of its JSON. Default: 8192. */
-  maxMetadataBytes?: number;
-  /**
-   * Registers this process as a server holding connections: one liveness write per
-   * `interval` seconds (default 5); its presences carry its id, and once its liveness is
-   * older than `timeout` seconds (default 3 intervals) the next prune removes them all at
-   * once. `close()` removes this server's presences. `true` takes the defaults. Default: off.
-   */
-  liveness?: boolean | LivenessOptions;
-  /**
-   * Seconds a disconnect (`presences.disconnect`, `removePresence`, the integrations)
-   * waits before it removes the connection, so that a user who reconnects meanwhile
-   * never appears to leave and join again. Default: 0 (at once).
-   */
-  leaveGrace?: number;
-  /**
-   * Where the presence tables are when your own schema renamed them: the table name per
-   * shipped model (e.g. `{ Room: 'presence_room' }`, for a pasted model with
-   * `@@map("presence_room")`), and `schema` for a PostgreSQL schema other than the search
-   * path's. Default: env `PRESENCE_TABLES` (`Room=presence_room,Presence=presence_entry`)
-   * and `PRESENCE_SCHEMA`, else the shipped names.
-   */
-  tables?: TableNames;
-}
-
-export interface LivenessOptions {
-  /** Seconds between two liveness writes. Default: 5. */
-  interval?: number;
-  /** Seconds without a liveness write after which this server counts as dead. Default: 3 intervals. */
-  timeout?: number;
-}
+import { MAX_TIMER_SECONDS, parseSeconds, parseSecondsText } from './validation.js';
+import type { LivenessOptions, PoolOptions, PresenceOptions, PrismaClientLike, TableNames } from './types.js';
 
 export const DEFAULT_DATABASE_URL = 'file:./presence.db';
 export const DEFAULT_MAX_AGE = 60;
@@ -109,9 +36,9 @@ export function resolveDatabaseUrl(explicit: string | undefined, env: Environmen
 
 /** The max age from an explicit value or the environment, validated. */
 export function resolveMaxAge(explicit: unknown, env: Environment = process.env): number {
-  if (explicit !== undefined) return parseMaxAge(explicit);
+  if (explicit !== undefined) return parseSeconds(explicit, 'maxAge');
   const fromEnv = nonEmpty(env.PRESENCE_MAX_AGE);
-  return fromEnv === undefined ? DEFAULT_MAX_AGE : parseMaxAgeText(fromEnv, 'PRESENCE_MAX_AGE');
+  return fromEnv === undefined ? DEFAULT_MAX_AGE : parseSecondsText(fromEnv, 'PRESENCE_MAX_AGE');
 }
 
 export function resolveOptions(options: PresenceOptions = {}, env: Environment = process.env): ResolvedOptions {
@@ -125,13 +52,13 @@ export function resolveOptions(options: PresenceOptions = {}, env: Environment =
   const maxAge = resolveMaxAge(options.maxAge, env);
   const touchInterval = resolveTouchInterval(options.touchInterval, maxAge);
   const shareEvents = resolveShareEvents(options.shareEvents, env);
-  const eventRetention = options.eventRetention === undefined ? DEFAULT_EVENT_RETENTION : parseMaxAge(options.eventRetention, 'eventRetention');
+  const eventRetention = options.eventRetention === undefined ? DEFAULT_EVENT_RETENTION : parseSeconds(options.eventRetention, 'eventRetention');
   const sharing = {
     shareEvents,
     eventRetention,
     maxMetadataBytes: resolveMetadataLimit(options.maxMetadataBytes),
     liveness: resolveLiveness(options.liveness),
-    leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseMaxAge(options.leaveGrace, 'leaveGrace', MAX_TIMER_SECONDS),
+    leaveGrace: options.leaveGrace === undefined || options.leaveGrace === 0 ? 0 : parseSeconds(options.leaveGrace, 'leaveGrace', MAX_TIMER_SECONDS),
     tables: resolveTables(options.tables, env),
   };
   if (prisma !== undefined) {
@@ -211,8 +138,8 @@ function resolveLiveness(explicit: unknown): ResolvedOptions['liveness'] {
     throw new PresenceError('INVALID_ARGUMENT', `liveness must be true, false or { interval?, timeout? }, got ${String(explicit)}`);
   }
   const { interval: rawInterval, timeout: rawTimeout } = explicit === true ? {} : (explicit as LivenessOptions);
-  const interval = rawInterval === undefined ? DEFAULT_LIVENESS_INTERVAL : parseMaxAge(rawInterval, 'liveness.interval', MAX_TIMER_SECONDS);
-  const timeout = rawTimeout === undefined ? 3 * interval : parseMaxAge(rawTimeout, 'liveness.timeout');
+  const interval = rawInterval === undefined ? DEFAULT_LIVENESS_INTERVAL : parseSeconds(rawInterval, 'liveness.interval', MAX_TIMER_SECONDS);
+  const timeout = rawTimeout === undefined ? 3 * interval : parseSeconds(rawTimeout, 'liveness.timeout');
   if (timeout < 2 * interval) {
     throw new PresenceError('INVALID_ARGUMENT', `liveness.timeout must be at least two intervals (${2 * interval} s), got ${timeout}`);
   }

@@ -41,7 +41,7 @@ export function normalizeUserId(value: unknown): string | null {
 }
 
 /** Checks a duration in seconds given through the API: a positive number up to `max`. */
-export function parseMaxAge(value: unknown, source = 'maxAge', max = MAX_DURATION_SECONDS): number {
+export function parseSeconds(value: unknown, source: string, max = MAX_DURATION_SECONDS): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw invalid(`${source} must be a positive number of seconds, got ${describe(value)}`);
   }
@@ -51,13 +51,13 @@ export function parseMaxAge(value: unknown, source = 'maxAge', max = MAX_DURATIO
   return value;
 }
 
-/** Parses a max age written as text (environment variable, command-line flag). */
-export function parseMaxAgeText(text: string, source: string): number {
+/** Parses a duration in seconds written as text (environment variable, command-line flag). */
+export function parseSecondsText(text: string, source: string): number {
   const seconds = text.trim() === '' ? Number.NaN : Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0) {
     throw invalid(`${source} must be a positive number of seconds, got ${describe(text)}`);
   }
-  return parseMaxAge(seconds, source);
+  return parseSeconds(seconds, source);
 }
 
 function invalid(message: string): PresenceError {

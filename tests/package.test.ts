@@ -535,7 +535,7 @@ describe('installed into a fresh project', () => {
       expect({ subpath, ...summaryOf(loaded) }).toEqual({ subpath, ...summary(keys!) });
     }
 
-    for (const internal of ['prisma-presence/dist/database/client.js', 'prisma-presence/dist/index.js', 'prisma-presence/bin/presence-admin.js']) {
+    for (const internal of ['prisma-presence/dist/database/database.js', 'prisma-presence/dist/index.js', 'prisma-presence/bin/presence-admin.js']) {
       const result = await node([
         '--input-type=module',
         '-e',

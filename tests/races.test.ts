@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { Database } from '../src/database/client.ts';
+import { Database } from '../src/database/database.ts';
 import { clientConnection } from '../src/database/connections.ts';
 import { openConnection } from '../src/database/open.ts';
 import { sql } from '../src/database/sql.ts';

@@ -276,7 +276,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     await plain.rooms.add('lobby', 'chan.1');
     await plain.rooms.remove('lobby', 'chan.1');
     expect(await database.db.rows('SELECT * FROM "PresenceEvent"')).toEqual([]);
-    expect(plain.sharesEvents).toBe(false);
+    expect(plain.shareEvents).toBe(false);
   });
 });
 

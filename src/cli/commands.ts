@@ -1,8 +1,8 @@
 // One exported async function per presence-admin command. Each returns what it did
 // (a summary line for people, details for --json) or throws; only the entry point exits.
-import { createPresence, type PresenceTracker } from '../createPresence.js';
+import { createPresence } from '../createPresence.js';
 import { migrate, migrationStatus } from '../migrate.js';
-import type { PresenceCounts } from '../repository/stats.js';
+import type { PresenceCounts, PresenceTracker } from '../types.js';
 
 /** Options every command takes. */
 export interface CommandOptions {

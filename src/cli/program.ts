@@ -3,7 +3,7 @@ import { inspect, parseEnv } from 'node:util';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { DEFAULT_DATABASE_URL, DEFAULT_MAX_AGE } from '../options.js';
-import { parseMaxAgeText } from '../validation.js';
+import { parseSecondsText } from '../validation.js';
 import { parseDatabaseUrl } from '../database/url.js';
 import { resolveDatabaseUrl } from '../options.js';
 import { EXIT_PENDING, migrateCommand, prunePresenceCommand, pruneRoomsCommand, statsCommand, statusCommand, type CommandResult } from './commands.js';
@@ -43,7 +43,7 @@ Crontab (prune every minute):
 
 function parseMaxAgeOption(value: string): number {
   try {
-    return parseMaxAgeText(value, '--max-age');
+    return parseSecondsText(value, '--max-age');
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

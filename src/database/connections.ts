@@ -3,7 +3,7 @@
 // the database itself, Prisma's PostgreSQL driver adapter directly (it skips the
 // client's per-query planning) or its own SQLite handle (sqlite.ts).
 import type { ArgType, SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory, SqlQueryable } from '@prisma/driver-adapter-utils';
-import type { PrismaClientLike } from './client.js';
+import type { PrismaClientLike } from '../types.js';
 
 /** Runs rendered SQL: text with the dialect's placeholders, and its values. */
 export interface StatementRunner {

@@ -5,16 +5,7 @@ import { PresenceError } from '../errors.js';
 import { adapterConnection, type Connection } from './connections.js';
 import { sqliteConnection } from './sqlite.js';
 import type { DatabaseLocation } from './url.js';
-
-/** Connection pool settings for PostgreSQL (ignored for SQLite); each a positive integer. */
-export interface PoolOptions {
-  /** Most connections the pool opens. Default 10. */
-  max?: number;
-  /** Milliseconds to wait for a connection before failing. Default 5000. */
-  connectTimeout?: number;
-  /** Milliseconds an unused connection stays open. Default 10000. */
-  idleTimeout?: number;
-}
+import type { PoolOptions } from '../types.js';
 
 /** Prisma's PostgreSQL driver adapter for the location. */
 function postgresAdapter(location: DatabaseLocation, pool: PoolOptions = {}): SqlMigrationAwareDriverAdapterFactory {

@@ -2,11 +2,11 @@
 // connection asked), groups following presence, members broadcasts, resync, disconnect and
 // detach. A transport is an adapter that names its connections and reaches them by channel
 // name (see Transport); prisma-presence/socket.io and prisma-presence/ws are two of them.
-import type { PresenceTracker } from '../createPresence.js';
 import { PresenceError } from '../errors.js';
-import { follow, reporter, type PresenceGroups, type PresenceMessage } from '../groups.js';
+import { follow, reporter } from '../groups.js';
 import { isHeartbeat } from '../handlers.js';
 import { assertChannelName } from '../validation.js';
+import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
 
 export type { PresenceMessage };
 

@@ -1,14 +1,12 @@
 import type { Server, Socket } from 'socket.io';
-import type { PresenceTracker } from '../createPresence.js';
-import type { PresenceGroups } from '../groups.js';
 import {
   integrationCore,
   type IntegrationOptions,
   type JoinDecision,
-  type PresenceMessage,
   type PrunedConnectionPolicy,
   type Transport,
 } from './core.js';
+import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
 
 export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy };
 
@@ -57,7 +55,7 @@ export function attachPresence<User = string>(
   presence: PresenceTracker,
   options: SocketIoPresenceOptions<User> = {},
 ): SocketIoPresence<User> {
-  const core = integrationCore<Socket, User>(presence, socketIoTransport(io, presence.sharesEvents), options);
+  const core = integrationCore<Socket, User>(presence, socketIoTransport(io, presence.shareEvents), options);
 
   function onConnection(socket: Socket): void {
     // Passed on at once, so that Socket.IO dispatches this socket's events in arrival order.
@@ -96,8 +94,8 @@ const HEARTBEAT = '"heartbeat"';
  * (`io.local`); without it, the process that made the change acts through the adapter
  * on the whole cluster.
  */
-function socketIoTransport(io: Server, sharesEvents: boolean): Transport {
-  const scope = () => (sharesEvents ? io.local : io);
+function socketIoTransport(io: Server, shareEvents: boolean): Transport {
+  const scope = () => (shareEvents ? io.local : io);
   return {
     isOpen: (channel) => io.sockets.sockets.get(channel)?.connected === true,
     join: (room, channel) => scope().in(channel).socketsJoin(room),

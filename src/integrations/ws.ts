@@ -1,16 +1,14 @@
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import type { PresenceTracker } from '../createPresence.js';
-import type { PresenceGroups } from '../groups.js';
 import {
   integrationCore,
   type IntegrationOptions,
   type JoinDecision,
-  type PresenceMessage,
   type PrunedConnectionPolicy,
   type RequestReply,
   type Transport,
 } from './core.js';
 import { sendText, SocketRegistry } from './registry.js';
+import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
 
 export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy };
 

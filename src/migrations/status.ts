@@ -5,24 +5,7 @@ import { PresenceError } from '../errors.js';
 import { describeDriverError, openMigrationConnection } from './connection.js';
 import { foreignMigrations, HISTORY_TABLE, readHistory, type HistoryRow } from './history.js';
 import { expectedShapes, missingFrom, readShape, tableNames, tablesTouchedBy } from './shape.js';
-
-/** Which bundled migrations a database has, or, when the application migrates the tables itself, whether they fit. */
-export interface MigrationStatus {
-  /**
-   * Who creates the presence tables: `prisma-presence` (presence-admin or the shipped
-   * migrations) or `application` (the app's own Prisma migrations, or tables made
-   * without a history); presence-admin migrate refuses to touch the latter.
-   */
-  owner: 'prisma-presence' | 'application';
-  /** Applied successfully, in order. */
-  applied: string[];
-  /** Not applied yet: `presence-admin migrate` would apply these. */
-  pending: string[];
-  /** Started but unfinished or failed; `presence-admin migrate` repairs them first. */
-  failed: string[];
-  /** With owner `application`: what the tables lack for prisma-presence, one line each (empty when they fit). */
-  differences: string[];
-}
+import type { MigrationStatus } from '../types.js';
 
 /** Compares the bundled migrations with the database's history, or the app-owned tables with the shipped schema. Writes nothing. */
 export async function readMigrationStatus(location: DatabaseLocation): Promise<MigrationStatus> {

@@ -1,8 +1,8 @@
 import pg from 'pg';
-import type { Database } from '../database/client.js';
+import type { Database } from '../database/database.js';
 import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
-import type { Entry } from '../repository/changes.js';
+import type { Entry } from '../repositories/changes.js';
 import type { Presence } from '../types.js';
 import { NOTIFY_CHANNEL, TRIM_ORIGIN, type TrimMarker } from './log.js';
 

@@ -1,10 +1,10 @@
 // The shared log (PresenceEvent): appended to inside each change's transaction, trimmed
 // by age by every prune, read by EventFeed (./feed.ts).
-import type { Transaction } from '../database/client.js';
+import type { Transaction } from '../database/database.js';
 import type { Dialect } from '../database/url.js';
 import { sql, type Sql } from '../database/sql.js';
-import type { Entry } from '../repository/changes.js';
-import type { RepositoryContext } from '../repository/context.js';
+import type { Entry } from '../repositories/changes.js';
+import type { RepositoryContext } from '../repositories/context.js';
 
 /** The PostgreSQL NOTIFY channel that wakes readers of the shared log. */
 export const NOTIFY_CHANNEL = 'prisma_presence';

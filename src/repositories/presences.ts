@@ -1,39 +1,9 @@
 import { sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
-import type { PresenceMetadata } from '../types.js';
+import type { PresenceMetadata, PresencesRepository, UpdateOptions } from '../types.js';
 import { assertChannelName, serializeMetadata } from '../validation.js';
 import { publish, recordUpdates, deletePresences, type Update } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
-
-/** The Django `Presence.objects` manager: one connection across all its rooms. */
-export interface PresencesRepository {
-  /** Sets `lastSeen` to now in every room the connection is in; no-op for an unknown channel. */
-  touch(channelName: string): Promise<void>;
-  /** Removes the connection from every room; emits `changed` with `removed` per room it left. */
-  leaveAll(channelName: string): Promise<void>;
-  /**
-   * The connection closed: leaves every room, after the `leaveGrace` period when one is
-   * set (a reconnect of the same user meanwhile then shows no leave and join).
-   */
-  disconnect(channelName: string): Promise<void>;
-  /**
-   * Changes the connection's metadata in every room it is in (or in `room` only): merged
-   * key by key into what is stored (default), or replacing it with `replace: true`.
-   * Emits `updated` per presence changed; returns how many. The result must fit
-   * `maxMetadataBytes`, or nothing is written.
-   */
-  update(channelName: string, metadata: PresenceMetadata, options?: UpdateOptions): Promise<number>;
-  /** Writes the touches that `touchPresence` has buffered (see the `touchInterval` option) now. */
-  flush(): Promise<void>;
-}
-
-/** Options of `presences.update`. */
-export interface UpdateOptions {
-  /** Only the presence in this room. */
-  room?: string;
-  /** Replace the stored metadata instead of merging into it. */
-  replace?: boolean;
-}
 
 export function createPresencesRepository(context: RepositoryContext): PresencesRepository {
   const { db } = context;
@@ -78,7 +48,7 @@ export function createPresencesRepository(context: RepositoryContext): Presences
     leaveAll,
     disconnect: (channelName) => {
       assertChannelName(channelName, 'channelName');
-      return context.departures ? context.departures.depart(channelName) : leaveAll(channelName);
+      return context.departures.depart(channelName);
     },
     update,
     flush: () => context.touches.flush(),

@@ -1,15 +1,7 @@
-import { PresenceError } from './errors.js';
-import type { PresenceEvents } from './events.js';
-import type { RoomsRepository } from './repository/rooms.js';
-import { MAX_TIMER_SECONDS, parseMaxAge } from './validation.js';
-
-/** Options of `startPruning`. */
-export interface PruningOptions {
-  /** Seconds between two prune rounds. Default: half the max age. */
-  every?: number;
-  /** Max age in seconds for prunePresences. Default: the tracker's. */
-  maxAge?: number;
-}
+import { PresenceError } from '../errors.js';
+import type { PresenceEvents } from '../events.js';
+import { MAX_TIMER_SECONDS, parseSeconds } from '../validation.js';
+import type { PruningOptions, RoomsRepository } from '../types.js';
 
 /**
  * Runs prunePresences then pruneRooms every `every` seconds, one round at a time.
@@ -32,8 +24,8 @@ export class Pruner {
     if (typeof options !== 'object' || options === null) {
       throw new PresenceError('INVALID_ARGUMENT', 'startPruning takes an options object');
     }
-    this.maxAge = options.maxAge === undefined ? undefined : parseMaxAge(options.maxAge);
-    const every = options.every === undefined ? (this.maxAge ?? defaultMaxAge) / 2 : parseMaxAge(options.every, 'every');
+    this.maxAge = options.maxAge === undefined ? undefined : parseSeconds(options.maxAge, 'maxAge');
+    const every = options.every === undefined ? (this.maxAge ?? defaultMaxAge) / 2 : parseSeconds(options.every, 'every');
     if (every > MAX_TIMER_SECONDS) {
       throw new PresenceError('INVALID_ARGUMENT', `every must be at most ${MAX_TIMER_SECONDS} seconds, got ${every}`);
     }

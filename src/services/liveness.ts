@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Database } from '../database/client.js';
+import type { Database } from '../database/database.js';
 import { sql } from '../database/sql.js';
 import type { PresenceEvents } from '../events.js';
-import { deletePresences } from './changes.js';
-import type { RepositoryContext } from './context.js';
+import { deletePresences } from '../repositories/changes.js';
+import type { RepositoryContext } from '../repositories/context.js';
 
 /**
  * This process as a server holding connections: one PresenceServer row, registered on

@@ -1,44 +1,7 @@
 import { list, sql, type Sql } from '../database/sql.js';
-import { assertRoomNames, parseMaxAge } from '../validation.js';
+import { assertRoomNames, parseSeconds } from '../validation.js';
 import type { RepositoryContext } from './context.js';
-
-/** Counts for one room, or for all of them together. */
-export interface PresenceCounts {
-  /** Rooms counted (1 for a room's own line). */
-  rooms: number;
-  presences: number;
-  /** Distinct users (a user in two rooms counts once in the totals). */
-  users: number;
-  /** Presences without a user. */
-  anonymous: number;
-  /** What prunePresences would remove now: presences not seen for the max age, and those of servers whose liveness expired. */
-  stale: number;
-}
-
-export interface PresenceStats {
-  /** Totals over the rooms asked for (every room by default). */
-  total: PresenceCounts;
-  /** One entry per room, sorted by name; unknown names are left out. */
-  rooms: (PresenceCounts & { room: string })[];
-  /** The max age in seconds that decided which presences are stale. */
-  maxAge: number;
-  /** Server processes registered with the `liveness` option, by id, with how many presences each holds. */
-  servers: ServerStats[];
-  /** The shared event log (PresenceEvent): how many entries it holds and when the oldest was logged (null when empty). */
-  log: { entries: number; oldest: Date | null };
-}
-
-export interface ServerStats {
-  id: string;
-  hostname: string;
-  pid: number;
-  startedAt: Date;
-  lastSeen: Date;
-  expiresAt: Date;
-  /** False once its liveness expired: the next prune removes its presences. */
-  alive: boolean;
-  presences: number;
-}
+import type { PresenceCounts, PresenceStats, ServerStats } from '../types.js';
 
 interface ServerRow {
   id: string;
@@ -65,7 +28,7 @@ interface CountsRow {
  */
 export async function presenceStats(context: RepositoryContext, names?: readonly string[], maxAge?: number): Promise<PresenceStats> {
   if (names !== undefined) assertRoomNames(names);
-  const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+  const seconds = maxAge === undefined ? context.maxAge : parseSeconds(maxAge, 'maxAge');
   // Count as prunePresences would decide: buffered touches first.
   await context.touches.flush();
   const now = context.now();

@@ -1,5 +1,5 @@
 import { list, sql } from '../database/sql.js';
-import type { RepositoryContext } from './context.js';
+import type { RepositoryContext } from '../repositories/context.js';
 
 /**
  * Most channels one flush statement names. SQLite binds each as a parameter (well under

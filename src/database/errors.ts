@@ -1,129 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { PresenceError } from '../errors.js';
-import type { Sql } from './sql.js';
-import type { Connection } from './connections.js';
 import { sqliteErrorKind } from './sqlite.js';
-import type { Dialect } from './url.js';
 
-/**
- * The part of a PrismaClient that prisma-presence uses. Any client generated from a
- * schema that includes the shipped models fits, whatever else its schema holds.
- */
-export interface PrismaClientLike {
-  $queryRawUnsafe<T = unknown>(query: string, ...values: any[]): PromiseLike<T>;
-  $executeRawUnsafe(query: string, ...values: any[]): PromiseLike<number>;
-  $transaction<R>(work: (tx: any) => Promise<R>, options?: { maxWait?: number; timeout?: number }): Promise<R>;
-  $disconnect(): Promise<void>;
-}
-
-/** A statement runner bound to one transaction. */
-export interface Transaction {
-  query<T>(statement: Sql): Promise<T[]>;
-  execute(statement: Sql): Promise<number>;
-}
-
-const MAX_ATTEMPTS = 6;
-
-/**
- * Runs prisma-presence's statements: renders them for the dialect, retries the
- * transient failures of concurrent writers, and turns the failures a user can act on
- * into PresenceErrors.
- */
-export class Database {
-  private closed = false;
-  private readonly rename: (text: string) => string;
-
-  constructor(
-    private readonly connection: Connection,
-    readonly dialect: Dialect,
-    tables: TableNames = {},
-  ) {
-    this.rename = renamer(tables);
-  }
-
-  /** Refuses further statements and closes the connection (an application's client stays open). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.connection.close();
-  }
-
-  /** Runs one statement and returns its rows. */
-  query<T>(statement: Sql): Promise<T[]> {
-    const { text, values } = this.render(statement);
-    return this.retrying(() => this.connection.query<T>(text, values));
-  }
-
-  /** Runs one statement and returns how many rows it changed. */
-  execute(statement: Sql): Promise<number> {
-    const { text, values } = this.render(statement);
-    return this.retrying(() => this.connection.execute(text, values));
-  }
-
-  /** Runs `work` in one transaction, retried as a whole on serialization failures. */
-  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    return this.retrying(() =>
-      this.connection.transaction((tx) =>
-        work({
-          query: <R>(statement: Sql) => {
-            const { text, values } = this.render(statement);
-            return tx.query<R>(text, values);
-          },
-          execute: (statement: Sql) => {
-            const { text, values } = this.render(statement);
-            return tx.execute(text, values);
-          },
-        }),
-      ),
-    );
-  }
-
-  /** The statement's text for the dialect, with the application's table names. */
-  private render(statement: Sql): { text: string; values: unknown[] } {
-    const { text, values } = statement.render(this.dialect);
-    return { text: this.rename(text), values };
-  }
-
-  private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new PresenceError('CLOSED', 'This presence instance is closed');
-    for (let attempts = 1; ; attempts++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (attempts >= MAX_ATTEMPTS || !isTransient(error)) throw translateError(error);
-        await sleep(backoff(attempts));
-      }
-    }
-  }
-}
-
-/**
- * Where the presence tables are, when an application's own schema renamed them (`@@map`)
- * or keeps them in another PostgreSQL schema. Keys are the shipped model names.
- */
-export interface TableNames {
-  Room?: string;
-  Presence?: string;
-  PresenceServer?: string;
-  PresenceEvent?: string;
-  /** PostgreSQL schema holding the tables. Default: the connection's search path (usually `public`). */
-  schema?: string;
-}
-
-export const TABLE_MODELS = ['Room', 'Presence', 'PresenceServer', 'PresenceEvent'] as const;
-
-/** Rewrites the shipped table names in statement text (every statement quotes them: `"Room"`). */
-function renamer(tables: TableNames): (text: string) => string {
-  const qualify = (name: string) => (tables.schema ? `"${tables.schema}"."${name}"` : `"${name}"`);
-  const renamed = new Map(TABLE_MODELS.map((model) => [`"${model}"`, qualify(tables[model] ?? model)]));
-  if ([...renamed].every(([from, to]) => from === to)) return (text) => text;
-  return (text) => text.replace(/"(?:Room|Presence|PresenceServer|PresenceEvent)"/g, (quoted) => renamed.get(quoted)!);
-}
-
-/** Jittered exponential backoff: ~10, 20, 40, 80, 160 ms. */
-function backoff(attempts: number): number {
-  return 5 * 2 ** attempts * (0.5 + Math.random());
-}
+// How driver failures are classified: transient ones are retried, the ones a user can act on
+// become PresenceErrors, the rest pass through unchanged.
 
 /** What the driver adapter reported: through a PrismaClient (`meta`) or straight from the adapter (`cause`). */
 function adapterCause(error: unknown): { kind?: unknown; originalCode?: unknown } | undefined {
@@ -144,7 +23,7 @@ export function driverErrorKind(error: unknown): string | undefined {
 }
 
 /** SQLite's busy timeout ran out, or PostgreSQL aborted a transaction to avoid an anomaly. */
-function isTransient(error: unknown): boolean {
+export function isTransient(error: unknown): boolean {
   return driverErrorKind(error) === 'TransactionWriteConflict' || isStillBusy(error) || (error as { code?: unknown })?.code === 'P2034';
 }
 
@@ -162,7 +41,7 @@ const UNAVAILABLE = new Set([
 /** PrismaClient's codes for the same failures: unreachable, timed out, connection closed, pool timeout. */
 const PRISMA_UNAVAILABLE = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 
-function translateError(error: unknown): unknown {
+export function translateError(error: unknown): unknown {
   if (error instanceof PresenceError) return error;
   const kind = driverErrorKind(error);
   if (kind === 'TableDoesNotExist') {

@@ -1,56 +1,13 @@
-import { driverErrorKind, type Transaction } from '../database/client.js';
+import type { Transaction } from '../database/database.js';
+import { driverErrorKind } from '../database/errors.js';
 import { anyOf, fragment, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
-import type { Presence, PresenceMetadata, Room } from '../types.js';
-import { assertChannelName, normalizeUserId, parseMaxAge, serializeMetadata } from '../validation.js';
-import { presenceStats, type PresenceStats } from './stats.js';
+import type { AddOptions, Presence, PresenceMetadata, Room, RoomsRepository } from '../types.js';
+import { assertChannelName, normalizeUserId, parseSeconds, serializeMetadata } from '../validation.js';
+import { presenceStats } from './stats.js';
 import { trimLog } from '../sharing/log.js';
 import { deletePresences, deleteWith, lockRooms, needsDetail, publish, recordChanges, recordUpdates, type Change, type Entry, type Update } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
-
-/** The Django `Room.objects` manager: who is in which room. */
-export interface RoomsRepository {
-  /**
-   * Puts a connection in a room, creating the room if needed, and returns the room.
-   * Adding a connection that is already there refreshes `lastSeen` and its user, and
-   * emits nothing (but `updated` when `metadata` is given); a new presence emits
-   * `changed` with `added`, and `userJoined` for the user's first connection there.
-   */
-  add(roomChannelName: string, userChannelName: string, userId?: string | number | null, options?: AddOptions): Promise<Room>;
-  /** Takes a connection out of a room; emits `changed` with `removed`. Unknown room or channel: no-op. */
-  remove(roomChannelName: string, userChannelName: string): Promise<void>;
-  /** Distinct user ids present in the room, sorted; `[]` for an unknown or empty room. */
-  getUsers(roomChannelName: string): Promise<string[]>;
-  /** Every connection in the room with its user and metadata, by channel name, in one query. */
-  getPresences(roomChannelName: string): Promise<Presence[]>;
-  /** How many connections without a user are in the room; 0 for an unknown room. */
-  getAnonymousCount(roomChannelName: string): Promise<number>;
-  /**
-   * Removes presences not seen for `maxAge` seconds (default: the instance's max age),
-   * and every presence of a registered server whose liveness expired, in one statement;
-   * emits one `changed` with `bulkChange: true` and the `pruned` list per affected room.
-   * Returns how many presences it removed.
-   */
-  prunePresences(maxAge?: number): Promise<number>;
-  /** Removes rooms without presences; never one that a concurrent add is joining. Returns how many. */
-  pruneRooms(): Promise<number>;
-  /**
-   * Counts rooms, presences, distinct users, anonymous and stale presences (older than
-   * `maxAge`, default the instance's), per room and in total, in one query. `roomNames`
-   * narrows it to those rooms; unknown names are left out.
-   */
-  stats(roomNames?: readonly string[], maxAge?: number): Promise<PresenceStats>;
-}
-
-/** Options of `rooms.add`. */
-export interface AddOptions {
-  /**
-   * The connection's state, a JSON object (at most `maxMetadataBytes`). Given for a
-   * connection already present, it replaces the stored metadata and emits `updated`;
-   * left out, the stored metadata stays.
-   */
-  metadata?: PresenceMetadata;
-}
 
 /** How many times `add` starts over after a failure its retry can mend (a safety net: see `join`). */
 const ADD_ATTEMPTS = 5;
@@ -70,7 +27,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
       serverId: context.server?.id ?? null,
     };
     await context.server?.ensureRegistered();
-    context.departures?.cancel(userChannelName); // back within the grace period: it stays
+    context.departures.cancel(userChannelName); // back within the grace period: it stays
     for (let attempt = 1; ; attempt++) {
       const known = context.roomIds.get(roomChannelName);
       try {
@@ -187,7 +144,7 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
   }
 
   async function prunePresences(maxAge?: number): Promise<number> {
-    const seconds = maxAge === undefined ? context.maxAge : parseMaxAge(maxAge);
+    const seconds = maxAge === undefined ? context.maxAge : parseSeconds(maxAge, 'maxAge');
     // A touch still in the buffer must not let its presence look stale.
     await context.touches.flush();
     const now = context.now();

@@ -1,9 +1,9 @@
 import { fragment } from '../database/sql.js';
-import type { Database } from '../database/client.js';
+import type { Database } from '../database/database.js';
 import type { PresenceEvents } from '../events.js';
-import type { Departures } from './departures.js';
-import type { ServerLiveness } from './liveness.js';
-import type { TouchBuffer } from './touchBuffer.js';
+import type { Departures } from '../services/departures.js';
+import type { ServerLiveness } from '../services/liveness.js';
+import type { TouchBuffer } from '../services/touchBuffer.js';
 import type { Presence, PresenceMetadata, Room } from '../types.js';
 
 /** What the repositories share within one presence instance. */
@@ -23,8 +23,8 @@ export interface RepositoryContext {
   maxMetadataBytes: number;
   /** This process as a registered server (the `liveness` option), or undefined. */
   server: ServerLiveness | undefined;
-  /** Disconnects waiting out the grace period (set up by the presences repository). */
-  departures?: Departures;
+  /** Disconnects waiting out the `leaveGrace` period (leaving at once without one). */
+  departures: Departures;
 }
 
 export interface Sharing {

@@ -4,7 +4,7 @@
 // then runs in one transaction that (on PostgreSQL) first locks its rooms' lock keys,
 // so changes to a room commit one at a time, per-user transitions are exact and the
 // shared log holds each room's changes in commit order.
-import type { Transaction } from '../database/client.js';
+import type { Transaction } from '../database/database.js';
 import { anyOf, sql, type Sql } from '../database/sql.js';
 import { appendToLog } from '../sharing/log.js';
 import type { Presence, PresenceChangedEvent, PresenceUpdatedEvent, Room } from '../types.js';
