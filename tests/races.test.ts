@@ -71,6 +71,18 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
   });
 
   if (engine === 'postgresql') {
+    it('a transaction that keeps failing to serialize (40001) is retried, then fails with DATABASE_UNAVAILABLE', async () => {
+      const db = new Database(openConnection(parseDatabaseUrl(database.url)), 'postgresql');
+      let attempts = 0;
+      const failing = db.transaction(async (tx) => {
+        attempts++;
+        await tx.execute(sql`DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$`);
+      });
+      await expect(failing).rejects.toMatchObject({ name: 'PresenceError', code: 'DATABASE_UNAVAILABLE' });
+      expect(attempts).toBe(6);
+      await db.close();
+    });
+
     it.each(['its own connection', 'an application PrismaClient'])('a deadlock is retried as a whole transaction, through %s', async (via) => {
       await database.db.rows(`INSERT INTO "Room" ("channelName") VALUES ('a'), ('b')`);
       const client = via === 'its own connection' ? undefined : new PrismaClient({ adapter: new PrismaPg({ connectionString: database.url }) });

@@ -54,6 +54,10 @@ export function translateError(error: unknown): unknown {
   if ((kind !== undefined && UNAVAILABLE.has(kind)) || isConnectionFailure(error) || isStillBusy(error)) {
     return new PresenceError('DATABASE_UNAVAILABLE', `Cannot use the database: ${describeUnavailable(error)}`, { cause: error });
   }
+  if (isTransient(error)) {
+    // Still conflicting after every retry: the database is too contended to answer now.
+    return new PresenceError('DATABASE_UNAVAILABLE', 'Cannot use the database: concurrent transactions kept conflicting with this one; retry', { cause: error });
+  }
   return error;
 }
 
