@@ -39,7 +39,7 @@ export function needsDetail(context: RepositoryContext): boolean {
 }
 
 /** Whether writes must return the rows they changed. */
-function needsRows(context: RepositoryContext): boolean {
+export function needsRows(context: RepositoryContext): boolean {
   return needsDetail(context) || context.events.has('changed');
 }
 

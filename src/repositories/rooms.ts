@@ -6,7 +6,7 @@ import type { AddOptions, Presence, PresenceMetadata, Room, RoomsRepository } fr
 import { assertChannelName, normalizeUserId, parseSeconds, serializeMetadata } from '../validation.js';
 import { presenceStats } from './stats.js';
 import { trimLog } from '../sharing/log.js';
-import { deletePresences, deleteWith, lockRooms, needsDetail, publish, recordChanges, recordUpdates, type Change, type Entry, type Update } from './changes.js';
+import { deletePresences, deleteWith, lockRooms, needsDetail, needsRows, publish, recordChanges, recordUpdates, type Change, type Entry, type Update } from './changes.js';
 import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext } from './context.js';
 
 /** How many times `add` starts over after a failure its retry can mend (a safety net: see `join`). */
@@ -97,6 +97,12 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
       SET "userId" = excluded."userId", "lastSeen" = excluded."lastSeen", "serverId" = excluded."serverId"${keepOrReplace}
       RETURNING ${PRESENCE_COLUMNS}`;
     const before = sql`SELECT ${PRESENCE_COLUMNS} FROM "Presence" WHERE "roomId" = ${room.id} AND "channelName" = ${channelName}`;
+    if (db.dialect === 'postgresql' && !needsRows(context)) {
+      // Nobody needs the replaced row (only whether there was one): xmax is 0 only on a freshly inserted row.
+      const [row] = await runner.query<PresenceRow & { created: boolean }>(sql`${upsert}, (xmax = 0) AS "created"`);
+      const presence = toPresence(row!);
+      return { presence, previous: row!.created ? undefined : presence };
+    }
     if (db.dialect === 'postgresql') {
       // One statement: the row as it was (the statement's snapshot) and as it is now.
       const [row] = await runner.query<PresenceRow & Record<string, unknown>>(sql`
