@@ -12,6 +12,7 @@ import { PrismaClient as AppSqliteClient } from './fixtures/app-sqlite/generated
 import { createAppTables } from './support/appClient.ts';
 import { manualClock } from './support/clock.ts';
 import { emptyDatabase, inspect, roomNames, snapshot, testEngines, type Engine, type Inspector } from './support/databases.ts';
+import { rejection } from './support/rejection.ts';
 
 /**
  * The application's client, constructed the way an application does it. Both generated
@@ -55,15 +56,6 @@ function thrown(work: () => unknown): PresenceError {
   } catch (failure) {
     error = failure;
   }
-  expect(error).toBeInstanceOf(PresenceError);
-  return error as PresenceError;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PresenceError> {
-  const error = await promise.then(
-    () => undefined,
-    (failure: unknown) => failure,
-  );
   expect(error).toBeInstanceOf(PresenceError);
   return error as PresenceError;
 }

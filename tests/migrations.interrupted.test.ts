@@ -15,6 +15,7 @@ import { emptyDatabase, testEngines, type Engine } from './support/databases.ts'
 import { prismaDeploy } from './support/prismaEngine.ts';
 import { scratchDir } from './support/scratch.ts';
 import { PRESENCE_TABLES, runScript, schemaShape, tableNames, withInspector, type SchemaShape } from './support/schemaShape.ts';
+import { rejection } from './support/rejection.ts';
 
 const BIN = new URL('../bin/presence-admin.js', import.meta.url).pathname;
 const KILLS = 20;
@@ -62,15 +63,6 @@ async function historyStates(url: string): Promise<string[]> {
     );
     return rows.map((row) => `${row.migration_name}:${row.rolled_back_at !== null ? 'rolled-back' : row.finished_at !== null ? 'applied' : 'open'}`);
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<PresenceError> {
-  const error = await promise.then(
-    () => undefined,
-    (failure: unknown) => failure,
-  );
-  expect(error).toBeInstanceOf(PresenceError);
-  return error as PresenceError;
 }
 
 /** Where a database stands: its presence tables' shape and which tables exist at all. */

@@ -14,6 +14,7 @@ import { migrationScript } from '../src/migrations/schemaEngine.ts';
 import { modelsFor } from '../scripts/prisma-paths.ts';
 import { emptyDatabase, migratedDatabase, testEngines, type Engine } from './support/databases.ts';
 import { databaseState, PRESENCE_TABLES, runScript, schemaShape, tableNames, withInspector } from './support/schemaShape.ts';
+import { rejection } from './support/rejection.ts';
 
 const PRISMA_DIR = fileURLToPath(new URL('../prisma/', import.meta.url));
 const PROVIDERS = ['sqlite', 'postgresql'] as const;
@@ -49,15 +50,6 @@ async function engineScriptFromEmpty(provider: Engine): Promise<string> {
 
 // ---------------------------------------------------------------------------------------
 // Raw-driver helpers.
-
-async function rejection(promise: Promise<unknown>): Promise<PresenceError> {
-  const error = await promise.then(
-    () => undefined,
-    (failure: unknown) => failure,
-  );
-  expect(error).toBeInstanceOf(PresenceError);
-  return error as PresenceError;
-}
 
 // ---------------------------------------------------------------------------------------
 
