@@ -195,7 +195,9 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
     try {
       return await pruneRoomsAtomically();
     } catch (error) {
-      if (driverErrorKind(error) !== 'ForeignKeyConstraintViolation') throw error;
+      // PostgreSQL 15 reports the refused delete as a foreign key violation (23503), 18 as a restrict violation (23001).
+      const kind = driverErrorKind(error);
+      if (kind !== 'ForeignKeyConstraintViolation' && kind !== 'RestrictViolation') throw error;
       return pruneRoomsLocking();
     }
   }
