@@ -155,12 +155,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
 
   it('a listener whose reads fail reports one error per outage and, having lost nothing, goes on without resync', async () => {
     const listener = tracker();
-    const errors: Error[] = [];
-    const resyncs: string[] = [];
-    const heard: string[] = [];
-    listener.on('error', (error) => void errors.push(error));
-    listener.on('resync', ({ reason }) => void resyncs.push(reason));
-    listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+    const { errors, resyncs, heard } = record(listener);
     const writer = tracker();
     await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
     await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
@@ -179,12 +174,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
   it('a listener that cannot read the log when it starts listening gets resync once it can, then hears what follows', async () => {
     await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
     const listener = tracker();
-    const errors: Error[] = [];
-    const resyncs: string[] = [];
-    const heard: string[] = [];
-    listener.on('error', (error) => void errors.push(error));
-    listener.on('resync', ({ reason }) => void resyncs.push(reason));
-    listener.on('changed', (event) => void heard.push(event.added?.channelName ?? ''));
+    const { errors, resyncs, heard } = record(listener);
     try {
       await eventually(() => errors.length > 0, 5000, 'a failed read');
     } finally {
@@ -318,3 +308,12 @@ describe.each(testEngines().filter((engine) => engine === 'postgresql'))('shared
     }
   });
 });
+
+/** What a listening tracker reports: its errors, resync reasons, and the channels added in changes it hears. */
+function record(listener: PresenceTracker): { errors: Error[]; resyncs: string[]; heard: string[] } {
+  const recorded = { errors: [] as Error[], resyncs: [] as string[], heard: [] as string[] };
+  listener.on('error', (error) => void recorded.errors.push(error));
+  listener.on('resync', ({ reason }) => void recorded.resyncs.push(reason));
+  listener.on('changed', (event) => void recorded.heard.push(event.added?.channelName ?? ''));
+  return recorded;
+}

@@ -5,7 +5,7 @@ import { createPresence, type PresenceTracker } from '../src/index.ts';
 import { attachPresence, type PresenceMessage, type SocketIoPresenceOptions } from '../src/integrations/socketio.ts';
 import { manualClock } from './support/clock.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
-import { eventually, listen, Mailbox } from './support/realtime.ts';
+import { eventually, gate, listen, Mailbox } from './support/realtime.ts';
 
 interface Client {
   socket: ClientSocket;
@@ -178,15 +178,14 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
 
   it('join and leave requests from one socket are applied in the order sent', async () => {
     // The join is still being authorized when the leave arrives.
-    let leaveArrived!: () => void;
-    const leaveSeen = new Promise<void>((resolve) => (leaveArrived = resolve));
+    const leaveSeen = gate();
     await start({
       authorize: async (_socket, request) => {
-        await leaveSeen;
+        await leaveSeen.opened;
         return { room: String(request) };
       },
     });
-    io.on('connection', (socket) => socket.on('presence:leave', () => leaveArrived()));
+    io.on('connection', (socket) => socket.on('presence:leave', () => leaveSeen.open()));
     const guest = await client();
     const joined = guest.join('lobby');
     const left = guest.socket.timeout(5000).emitWithAck('presence:leave', 'lobby');

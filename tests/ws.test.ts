@@ -5,7 +5,7 @@ import { SocketRegistry } from '../src/integrations/registry.ts';
 import { attachPresence, PRUNED_CLOSE_CODE, type WsPresenceOptions, type WsServerMessage } from '../src/integrations/ws.ts';
 import { manualClock } from './support/clock.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
-import { eventually, listen, Mailbox } from './support/realtime.ts';
+import { eventually, gate, listen, Mailbox } from './support/realtime.ts';
 
 type Message = WsServerMessage<unknown>;
 
@@ -181,15 +181,14 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
 
   it('join and leave requests from one socket are applied in the order sent', async () => {
     // The join is still being authorized when the leave arrives.
-    let leaveArrived!: () => void;
-    const leaveSeen = new Promise<void>((resolve) => (leaveArrived = resolve));
+    const leaveSeen = gate();
     await start({
       authorize: async (_socket, request) => {
-        await leaveSeen;
+        await leaveSeen.opened;
         return { room: String((request as { room: string }).room) };
       },
     });
-    wss.on('connection', (socket) => socket.on('message', (data) => String(data).includes('"leave"') && leaveArrived()));
+    wss.on('connection', (socket) => socket.on('message', (data) => String(data).includes('"leave"') && leaveSeen.open()));
     const guest = await client();
     const joined = guest.join({ room: 'lobby' });
     const left = guest.inbox.wait((message) => message.type === 'left');
