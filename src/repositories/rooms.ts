@@ -1,6 +1,6 @@
 import type { Transaction } from '../database/database.js';
 import { driverErrorKind } from '../database/errors.js';
-import { anyOf, fragment, sql } from '../database/sql.js';
+import { anyOf, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
 import type { AddOptions, Presence, PresenceMetadata, Room, RoomsRepository } from '../types.js';
 import { assertChannelName, normalizeUserId, parseSeconds, serializeMetadata } from '../validation.js';
@@ -103,15 +103,8 @@ export function createRoomsRepository(context: RepositoryContext): RoomsReposito
       const presence = toPresence(row!);
       return { presence, previous: row!.created ? undefined : presence };
     }
-    if (db.dialect === 'postgresql') {
-      // One statement: the row as it was (the statement's snapshot) and as it is now.
-      const [row] = await runner.query<PresenceRow & Record<string, unknown>>(sql`
-        WITH previous AS (${before}), upserted AS (${upsert})
-        SELECT upserted.*, ${PREVIOUS_COLUMNS} FROM upserted LEFT JOIN previous ON true`);
-      const previous = row!.previous_id === null ? undefined : toPresence(unprefixed(row!));
-      return { presence: toPresence(row!), previous };
-    }
-    // SQLite: the transaction holds the write lock, so nothing changes between the two.
+    // The row it replaces, read first. Exact where reporting needs it to be: on SQLite the
+    // transaction holds the write lock; per-user events hold the room's lock key.
     const [previous] = await runner.query<PresenceRow>(before);
     const [row] = await runner.query<PresenceRow>(upsert);
     return { presence: toPresence(row!), previous: previous && toPresence(previous) };
@@ -254,13 +247,4 @@ interface Joining {
   /** JSON text, or undefined to keep what is stored. */
   metadata: string | undefined;
   serverId: string | null;
-}
-
-/** The previous row's columns, prefixed, from the CTE `previous`. */
-const PREVIOUS_COLUMNS = fragment(
-  ['id', 'roomId', 'channelName', 'userId', 'lastSeen', 'metadata', 'serverId'].map((column) => `previous."${column}" AS "previous_${column}"`).join(', '),
-);
-
-function unprefixed(row: Record<string, unknown>): PresenceRow {
-  return Object.fromEntries(Object.entries(row).flatMap(([key, value]) => (key.startsWith('previous_') ? [[key.slice('previous_'.length), value]] : []))) as unknown as PresenceRow;
 }
