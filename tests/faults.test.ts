@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createPresence, migrate, type PresenceTracker } from '../src/index.ts';
 import { PrismaClient } from '../src/generated/postgresql/client.ts';
 import { testEngines } from './support/engines.ts';
+import { eventually } from './support/realtime.ts';
 import { createDatabase, startPostgresServer, type PostgresServer } from './support/postgresServer.ts';
 
 const unavailable = (reason: RegExp) =>
@@ -40,11 +41,8 @@ async function lockRooms(admin: pg.Client, url: string): Promise<{ waiting(): Pr
   await holder.query('LOCK TABLE "Room" IN ACCESS EXCLUSIVE MODE');
   return {
     async waiting() {
-      for (;;) {
-        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = 'faults'`);
-        if (rows[0].n > 0) return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const waiters = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = 'faults'`;
+      await eventually(async () => (await admin.query(waiters)).rows[0].n > 0, 10_000, 'a write waiting on the lock');
     },
     release: () => holder.end().catch(() => {}),
   };
@@ -125,11 +123,8 @@ describe.skipIf(!testEngines().includes('postgresql')).each(Object.entries(conne
     await opened.close();
     try {
       // Wait (with the raw driver) until the server refuses new sessions.
-      for (;;) {
-        const error = await connect(url).then((client) => client.end(), (caught: { code?: string }) => caught);
-        if (error?.code === '57P03') break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      const refused = async () => (await connect(url).then((client) => client.end(), (caught: { code?: string }) => caught))?.code === '57P03';
+      await eventually(refused, 10_000, 'the server to refuse new sessions');
       const fresh = open(url);
       await expect(fresh.presence.rooms.getUsers('lobby')).rejects.toEqual(unavailable(/shutting down/));
       await fresh.close();

@@ -2,12 +2,16 @@
 // this package (so `import 'prisma-presence'` resolves to the built package by
 // self-reference, and socket.io / ws to the dev dependencies), run by node in a folder
 // where `presence-admin migrate` has created ./presence.db. A snippet that serves (it
-// reads PORT) gets a free port and must still be serving, silently, after two seconds.
+// reads PORT) gets a free port and must accept a WebSocket there, silently.
 import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { eventually } from './support/realtime.ts';
 import { scratchDir } from './support/scratch.ts';
 
 const run = promisify(execFile);
@@ -58,16 +62,42 @@ describe('documentation links', () => {
   });
 });
 
-/** Starts a serving snippet on a free port; after two seconds, is it still up, and what did it print on stderr? */
-async function servesQuietly(file: string, cwd: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, [file], { cwd, env: { ...env, PORT: '0' }, stdio: ['ignore', 'ignore', 'pipe'] });
+/**
+ * Starts a serving snippet on a free port and waits until a WebSocket handshake with it
+ * succeeds at `path` (or it exits): is it still up then, and what did it print on stderr?
+ */
+async function servesQuietly(file: string, cwd: string, env: Record<string, string>, path: string) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [file], { cwd, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += String(chunk)));
-  await new Promise((resolve) => setTimeout(resolve, 2000));
-  const stillServing = child.exitCode === null && child.signalCode === null;
-  child.kill('SIGKILL');
-  await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve)));
-  return { stillServing, stderr };
+  const running = () => child.exitCode === null && child.signalCode === null;
+  try {
+    await eventually(async () => !running() || (await handshakes(`ws://127.0.0.1:${port}${path}`)), 20_000, 'the snippet to serve');
+    return { stillServing: running(), stderr };
+  } finally {
+    child.kill('SIGKILL');
+    if (running()) await once(child, 'exit');
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function handshakes(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(url);
+    socket.once('open', () => {
+      socket.close();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 describe('documentation snippets', () => {
@@ -85,7 +115,8 @@ describe('documentation snippets', () => {
     const env = { PATH: process.env.PATH ?? '' };
     await run(process.execPath, [join(root, 'bin', 'presence-admin.js'), 'migrate'], { cwd, env });
     if (code.includes('process.env.PORT')) {
-      expect(await servesQuietly(file, cwd, env)).toEqual({ stillServing: true, stderr: '' });
+      const path = code.includes("from 'socket.io'") ? '/socket.io/?EIO=4&transport=websocket' : '/';
+      expect(await servesQuietly(file, cwd, env, path)).toEqual({ stillServing: true, stderr: '' });
       return;
     }
     const { stderr } = await run(process.execPath, [file], { cwd, env, timeout: 20_000 });

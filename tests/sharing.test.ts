@@ -1,9 +1,10 @@
 // Event sharing between processes: real OS processes (tests/support/sharingWorker.ts)
 // and the real presence-admin bin, on a database that both engines share the same way.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { createPresence, type PresenceChangedEvent, type PresenceTracker, type UserPresenceEvent } from '../src/index.ts';
+import { EventFeed } from '../src/sharing/feed.ts';
 import { PrismaClient as PostgresClient } from '../src/generated/postgresql/client.ts';
 import { PrismaClient as SqliteClient } from '../src/generated/sqlite/client.ts';
 import { manualClock } from './support/clock.ts';
@@ -158,12 +159,16 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     const { errors, resyncs, heard } = record(listener);
     const writer = tracker();
     await untilListening(writer, (channel) => eventually(() => heard.includes(channel), 1000, channel));
+    const reads = vi.spyOn(EventFeed.prototype as unknown as { readAll(): Promise<void> }, 'readAll'); // only the listener reads
     await database.db.rows('ALTER TABLE "PresenceEvent" RENAME TO "PresenceEventAway"');
     try {
       await eventually(() => errors.length > 0, 5000, 'a failed read');
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // several more failed polls
+      const failed = reads.mock.calls.length;
+      // Reads run one at a time: when the third after the first failure starts, two more have failed.
+      await eventually(() => reads.mock.calls.length >= failed + 3, 5000, 'more failed reads');
     } finally {
       await database.db.rows('ALTER TABLE "PresenceEventAway" RENAME TO "PresenceEvent"');
+      reads.mockRestore();
     }
     await writer.rooms.add('lobby', 'chan.after');
     await eventually(() => heard.includes('chan.after'), 5000, 'the change after the outage');

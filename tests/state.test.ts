@@ -16,8 +16,6 @@ import { emptyDatabase, inspect, snapshot, testEngines, useDatabase } from './su
 import { eventually } from './support/realtime.ts';
 import { untilListening, Worker } from './support/workers.ts';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe.each(testEngines())('presence state on %s', (engine) => {
   const database = useDatabase(engine);
   let trackers: PresenceTracker[];
@@ -174,9 +172,8 @@ describe.each(testEngines())('presence state on %s', (engine) => {
       survivor.on('changed', (event) => void events.push(event));
       await doomed.kill();
       expect(await survivor.rooms.prunePresences()).toBe(0); // its liveness has not expired yet
-      await sleep(800);
-      const stats = await survivor.rooms.stats();
-      expect(stats.servers).toEqual([expect.objectContaining({ alive: false, presences: 5 })]);
+      await eventually(async () => (await survivor.rooms.stats()).servers[0]!.alive === false, 5000, 'the liveness to expire');
+      expect((await survivor.rooms.stats()).servers).toEqual([expect.objectContaining({ alive: false, presences: 5 })]);
       expect(await survivor.rooms.prunePresences()).toBe(5);
       expect(await snapshot(database.db)).toEqual(['lobby/chan.survivor=sam']);
       expect(events.map((event) => [event.room.channelName, event.pruned.length]).sort()).toEqual([

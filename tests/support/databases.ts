@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, inject } from 'vitest';
 import { migrate } from '../../src/index.ts';
 import type { Engine } from './engines.ts';
 import { createDatabase } from './postgresServer.ts';
+import { eventually } from './realtime.ts';
 import { scratchDir } from './scratch.ts';
 
 export { testEngines, type Engine } from './engines.ts';
@@ -98,4 +99,15 @@ export async function expiredServer(db: Inspector, id: string): Promise<void> {
   const past = '2020-01-01T00:00:00.000+00:00';
   await db.rows('DELETE FROM "PresenceServer"');
   await db.rows(`INSERT INTO "PresenceServer" ("id", "hostname", "pid", "startedAt", "lastSeen", "expiresAt") VALUES (?, 'h', 1, ?, ?, ?)`, id, past, past, past);
+}
+
+/**
+ * Resolves once a session of the PostgreSQL database `url` waits for a lock another holds.
+ * SQLite has one writer: a write there runs wholly before or wholly after a held
+ * transaction, in either order, so there is no waiter to observe and this resolves at once.
+ */
+export async function untilASessionWaitsOnALock(url: string, db: Inspector): Promise<void> {
+  if (url.startsWith('file:')) return;
+  const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
+  await eventually(async () => (await db.rows<{ n: number }>(waiting))[0]!.n > 0, 10_000, 'a session waiting on a lock');
 }
