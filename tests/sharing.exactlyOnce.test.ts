@@ -6,9 +6,9 @@
 // A trigger keeps the prune's transaction open for 11 s once it has logged 1,500 entries,
 // as a slow disk or a busy server would: meanwhile the writers commit later ids (and a
 // reader that guesses gaps from ids gives up on them after 10 s).
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { testEngines, useDatabase } from './support/databases.ts';
-import { untilListening, Worker, type Report } from './support/workers.ts';
+import { untilListening, useProcesses, type Report, type Worker } from './support/workers.ts';
 import { createPresence } from '../src/index.ts';
 
 const ROOMS = 2000;
@@ -18,21 +18,9 @@ const MIN_CHANGES = 40;
 
 describe.each(testEngines())('shared events around a 20,000-presence prune on %s', (engine) => {
   const database = useDatabase(engine);
-  let workers: Worker[];
+  const { worker } = useProcesses(database);
 
-  const worker = async () => {
-    const started = await Worker.start(database.url);
-    workers.push(started);
-    return started;
-  };
-
-  beforeEach(async () => {
-    workers = [];
-    await database.db.rows('DELETE FROM "PresenceEvent"');
-  });
-  afterEach(async () => {
-    await Promise.all(workers.map((running) => running.stop()));
-  });
+  beforeEach(() => database.db.rows('DELETE FROM "PresenceEvent"'));
 
   /** ROOMS rooms named bulk.<n> with PER_ROOM anonymous presences each, all stale for a long time. */
   async function seedStaleRooms(): Promise<void> {

@@ -2,16 +2,19 @@
 // this process, each on a tracker of its own with shareEvents) with real clients, while
 // other trackers and the real presence-admin bin (run as cron would, with a minimal env)
 // change the same database. What another process does must reach the clients.
+import { join } from 'node:path';
 import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, type PresenceChangedEvent, type PresenceOptions, type PresenceTracker } from '../src/index.ts';
+import type { PresenceChangedEvent, PresenceTracker } from '../src/index.ts';
 import { attachPresence as attachSocketIo, type PresenceMessage } from '../src/integrations/socketio.ts';
 import { attachPresence as attachWs, type WsServerMessage } from '../src/integrations/ws.ts';
+import { blockUntilExists } from './support/blocking.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually, listen, Mailbox } from './support/realtime.ts';
-import { presenceAdmin, untilListening, Worker } from './support/workers.ts';
+import { scratchDir } from './support/scratch.ts';
+import { presenceAdmin, untilListening, useProcesses, Worker } from './support/workers.ts';
 
 /** Two minutes: older than the bin's default max age (60 s), so such a presence is stale at once. */
 const LAG_MS = 120_000;
@@ -32,7 +35,7 @@ interface Client {
 
 describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients through shared events on %s', (engine) => {
   const database = useDatabase(engine);
-  let trackers: PresenceTracker[];
+  const { tracker } = useProcesses(database, { shareEvents: true });
   let clients: Client[];
   let closers: (() => Promise<void> | void)[];
   let integrationErrors: Error[];
@@ -45,11 +48,6 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
   let ioPresence: PresenceTracker;
   let wsPresence: PresenceTracker;
 
-  const tracker = (options: PresenceOptions = {}) => {
-    const created = createPresence({ databaseUrl: database.url, shareEvents: true, ...options });
-    trackers.push(created);
-    return created;
-  };
   const authorize = (_connection: unknown, request: unknown) => request as { room: string; userId: string };
 
   /** The two servers, each on its own sharing tracker, whose clock lags by `serverLag`. */
@@ -160,7 +158,6 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
   }
 
   beforeEach(async () => {
-    trackers = [];
     clients = [];
     closers = [];
     integrationErrors = [];
@@ -169,18 +166,15 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
     await database.db.rows('DELETE FROM "PresenceEvent"');
   });
   afterEach(async () => {
-    try {
-      for (const client of clients) client.close();
-      for (const close of closers) await close();
-      // Every closed connection leaves its rooms (the servers' channels are the ones not named chan.*).
-      await eventually(
-        async () => (await database.db.rows('SELECT 1 FROM "Presence" WHERE "channelName" NOT LIKE ?', 'chan.%')).length === 0,
-        5000,
-        'the closed connections to leave their rooms',
-      );
-    } finally {
-      await Promise.all(trackers.map((running) => running.close()));
-    }
+    // Runs before useProcesses closes the trackers (after-hooks run in reverse order).
+    for (const client of clients) client.close();
+    for (const close of closers) await close();
+    // Every closed connection leaves its rooms (the servers' channels are the ones not named chan.*).
+    await eventually(
+      async () => (await database.db.rows('SELECT 1 FROM "Presence" WHERE "channelName" NOT LIKE ?', 'chan.%')).length === 0,
+      5000,
+      'the closed connections to leave their rooms',
+    );
   });
 
   it('a stale presence added by another process shows on both servers’ clients; the real bin prunes it and both see it gone', async () => {
@@ -275,9 +269,11 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
     try {
       // Queued in this order, and run in this order by the worker.
       const added = other.run('rooms.add', 'lobby', 'chan.ghost', 'ghost');
-      other.block(1100);
+      other.block(1100); // ghost's entry outlives the 1 s retention
       const pruned = other.run('rooms.prunePresences');
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 3500);
+      const trimmed = join(scratchDir('trimmed'), 'done');
+      other.touch(trimmed);
+      blockUntilExists(trimmed);
       await Promise.all([added, pruned]);
       for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'ghost']), 5000, `${client.kind}: ghost after resync`);
     } finally {

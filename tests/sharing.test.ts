@@ -1,6 +1,6 @@
 // Event sharing between processes: real OS processes (tests/support/sharingWorker.ts)
 // and the real presence-admin bin, on a database that both engines share the same way.
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { createPresence, type PresenceChangedEvent, type PresenceTracker, type UserPresenceEvent } from '../src/index.ts';
@@ -10,24 +10,12 @@ import { PrismaClient as SqliteClient } from '../src/generated/sqlite/client.ts'
 import { manualClock } from './support/clock.ts';
 import { inspect, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
-import { presenceAdmin, untilListening, Worker } from './support/workers.ts';
+import { presenceAdmin, untilListening, useProcesses, type Worker } from './support/workers.ts';
 
 describe.each(testEngines())('shared events on %s', (engine) => {
   const database = useDatabase(engine);
   const bound = engine === 'postgresql' ? 100 : 1000;
-  let trackers: PresenceTracker[];
-  let workers: Worker[];
-
-  const tracker = (options: Parameters<typeof createPresence>[0] = {}) => {
-    const created = createPresence({ databaseUrl: database.url, shareEvents: true, ...options });
-    trackers.push(created);
-    return created;
-  };
-  const worker = async () => {
-    const started = await Worker.start(database.url);
-    workers.push(started);
-    return started;
-  };
+  const { tracker, track, worker } = useProcesses(database, { shareEvents: true });
   /** Waits until every worker hears a change made now: from then on they miss nothing. */
   const listening = async (...listeners: Worker[]) => {
     const writer = tracker();
@@ -36,15 +24,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     }
   };
 
-  beforeEach(async () => {
-    trackers = [];
-    workers = [];
-    await database.db.rows('DELETE FROM "PresenceEvent"');
-  });
-  afterEach(async () => {
-    await Promise.all(workers.map((running) => running.stop()));
-    await Promise.all(trackers.map((running) => running.close()));
-  });
+  beforeEach(() => database.db.rows('DELETE FROM "PresenceEvent"'));
 
   it('a change made by one process reaches the listeners of two others, once each, flagged remote, within the bound', async () => {
     const [a, b] = [await worker(), await worker()];
@@ -134,12 +114,14 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     const other = await worker();
     await listening(other);
     const writer = tracker();
-    other.block(engine === 'postgresql' ? 1500 : 2500);
+    const blocked = other.block();
+    await blocked.blocking;
     if (engine === 'postgresql') {
       // Its LISTEN connection drops too: it must reconnect and read what committed meanwhile.
       await database.db.rows(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()`);
     }
     for (let i = 0; i < 10; i++) await writer.rooms.add('lobby', `chan.${i}`);
+    blocked.release();
     await eventually(() => other.events('changed').filter((report) => report.room === 'lobby').length === 10, 15_000, 'the missed changes');
     expect(other.events('changed').filter((report) => report.room === 'lobby').map((report) => report.added)).toEqual(
       Array.from({ length: 10 }, (_, i) => `chan.${i}`),
@@ -198,11 +180,11 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     const writer = tracker();
     // Its prunes remove every entry logged more than 1 s before a clock 5 s ahead: all of them.
     const trimmer = tracker({ eventRetention: 1, now: () => new Date(Date.now() + 5000) });
-    const blocked = listener.inbox.wait((report) => report.blocking === true, 5000, 'the listener to block');
-    listener.block(4000);
-    await blocked;
+    const blocked = listener.block();
+    await blocked.blocking;
     for (let i = 0; i < 3; i++) await writer.rooms.add('lobby', `chan.${i}`);
     await trimmer.rooms.prunePresences();
+    blocked.release();
     const resync = await listener.inbox.next((report) => report.event === 'resync', 15_000, 'resync');
     expect(resync.reason).toMatch(/^shared events were trimmed from the log before this process read them \(its previous read was \d+ s ago\)$/);
     await writer.rooms.add('lobby', 'chan.after');
@@ -248,8 +230,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     const client =
       engine === 'sqlite' ? new SqliteClient({ adapter: new PrismaBetterSqlite3({ url: database.url }) }) : new PostgresClient({ adapter: new PrismaPg({ connectionString: database.url }) });
     try {
-      const listener = createPresence({ prisma: client, provider: engine, shareEvents: true });
-      trackers.push(listener);
+      const listener = track(createPresence({ prisma: client, provider: engine, shareEvents: true }));
       const heard: string[] = [];
       listener.on('changed', (event) => void heard.push(event.added ? `+${event.added.channelName}` : `-${event.removed?.channelName}`));
       const writer = tracker();
@@ -265,8 +246,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
   });
 
   it('without shareEvents nothing is logged and the single-statement paths stay', async () => {
-    const plain = createPresence({ databaseUrl: database.url });
-    trackers.push(plain);
+    const plain = tracker({ shareEvents: false });
     plain.on('changed', () => {});
     await plain.rooms.add('lobby', 'chan.1');
     await plain.rooms.remove('lobby', 'chan.1');
@@ -279,15 +259,10 @@ describe.each(testEngines())('shared events on %s', (engine) => {
 // and with it the readers' boundary. SQLite has no such thing (one writer at a time).
 describe.each(testEngines().filter((engine) => engine === 'postgresql'))('shared events under a long-open transaction on %s', (engine) => {
   const database = useDatabase(engine);
+  const { tracker } = useProcesses(database, { shareEvents: true });
 
   it('a trim of entries the listener already read, while a transaction older than them stays open, causes no resync', async () => {
     const holder = await inspect(database.url);
-    const trackers: PresenceTracker[] = [];
-    const tracker = (options: Parameters<typeof createPresence>[0] = {}) => {
-      const created = createPresence({ databaseUrl: database.url, shareEvents: true, ...options });
-      trackers.push(created);
-      return created;
-    };
     try {
       await holder.rows('BEGIN');
       await holder.rows('SELECT pg_current_xact_id()'); // takes a transaction id: xmin stays at it
@@ -309,7 +284,6 @@ describe.each(testEngines().filter((engine) => engine === 'postgresql'))('shared
     } finally {
       await holder.rows('ROLLBACK');
       await holder.close();
-      await Promise.all(trackers.map((running) => running.close()));
     }
   });
 });

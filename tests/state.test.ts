@@ -1,11 +1,10 @@
 // Presence state: metadata, dead-server reaping and the reconnect grace period.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   createPresence,
   migrate,
   PresenceError,
   type PresenceChangedEvent,
-  type PresenceOptions,
   type PresenceTracker,
   type PresenceUpdatedEvent,
 } from '../src/index.ts';
@@ -14,27 +13,13 @@ import { cli } from './support/cli.ts';
 import { manualClock } from './support/clock.ts';
 import { emptyDatabase, inspect, snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
-import { untilListening, Worker } from './support/workers.ts';
+import { untilListening, useProcesses } from './support/workers.ts';
 
 describe.each(testEngines())('presence state on %s', (engine) => {
   const database = useDatabase(engine);
-  let trackers: PresenceTracker[];
-  let workers: Worker[];
-  const tracker = (options: PresenceOptions = {}) => {
-    const created = createPresence({ databaseUrl: database.url, ...options });
-    trackers.push(created);
-    return created;
-  };
+  const { tracker, track, worker } = useProcesses(database);
 
-  beforeEach(async () => {
-    trackers = [];
-    workers = [];
-    await database.db.rows('DELETE FROM "PresenceServer"');
-  });
-  afterEach(async () => {
-    await Promise.all(workers.map((worker) => worker.stop()));
-    await Promise.all(trackers.map((running) => running.close()));
-  });
+  beforeEach(() => database.db.rows('DELETE FROM "PresenceServer"'));
 
   describe('metadata', () => {
     it('round-trips through add and getPresences; a re-add without metadata keeps it, with metadata replaces it', async () => {
@@ -104,8 +89,7 @@ describe.each(testEngines())('presence state on %s', (engine) => {
     });
 
     it('updated events reach another process', async () => {
-      const other = await Worker.start(database.url);
-      workers.push(other);
+      const other = await worker();
       const writer = tracker({ shareEvents: true });
       await untilListening(writer, (channel) => other.inbox.next((report) => report.added === channel, 1000));
       await writer.rooms.add('lobby', 'chan.1', 'alice', { metadata: { status: 'here' } });
@@ -137,8 +121,7 @@ describe.each(testEngines())('presence state on %s', (engine) => {
       } finally {
         await after.close();
       }
-      const presence = createPresence({ databaseUrl: url });
-      trackers.push(presence);
+      const presence = track(createPresence({ databaseUrl: url }));
       expect(await presence.rooms.getPresences('lobby')).toEqual([expect.objectContaining({ channelName: 'chan.old', metadata: null, serverId: null })]);
     });
   });
@@ -163,8 +146,7 @@ describe.each(testEngines())('presence state on %s', (engine) => {
     });
 
     it('a server killed with SIGKILL has all its presences reaped by the next prune after its liveness expires', async () => {
-      const doomed = await Worker.start(database.url, { SHARING_LIVENESS: '1' });
-      workers.push(doomed);
+      const doomed = await worker({ SHARING_LIVENESS: '1' });
       for (let i = 0; i < 5; i++) await doomed.run('rooms.add', i % 2 ? 'lobby' : 'kitchen', `chan.${i}`, `user-${i}`);
       const survivor = tracker({ maxAge: 3600 });
       await survivor.rooms.add('lobby', 'chan.survivor', 'sam');

@@ -1,15 +1,19 @@
 // A separate OS process with its own tracker and event sharing on, driven over stdin
 // and reporting over stdout, one JSON object per line:
 //   in:  {"op":"add","args":["lobby","chan.1","alice"]}  (any rooms/presences method)
-//        {"op":"block","ms":1500}                         (busy event loop: reads nothing)
+//        {"op":"block","until":"/tmp/x"}                  (event loop blocked until the file exists: reads nothing)
+//        {"op":"block","ms":1100}                         (the same, for a time)
+//        {"op":"touch","path":"/tmp/x"}                   (creates the file)
 // Commands run one after another, in the order they arrive.
 // SHARING_LIVENESS=1 registers it as a server (liveness interval 0.2 s, timeout 0.6 s);
 // SHARING_EVENT_RETENTION sets eventRetention (seconds) for its prunes.
 //   out: {"ready":true}, {"blocking":true} (written before a block starts), {"done":<op>},
 //        {"error":...}, and every event it hears:
 //        {"event":"changed","room":"lobby","added":"chan.1","removed":null,"pruned":[],"remote":true,"at":<ms>}
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createPresence, type PresenceChangedEvent } from '../../src/index.ts';
+import { blockUntilExists } from './blocking.ts';
 
 const presence = createPresence({
   databaseUrl: process.env.SHARING_DATABASE_URL!,
@@ -46,11 +50,14 @@ let queue = Promise.resolve();
 lines.on('line', (line) => void (queue = queue.then(() => run(line))));
 
 async function run(line: string): Promise<void> {
-  const command = JSON.parse(line) as { op: string; args?: unknown[]; ms?: number };
+  const command = JSON.parse(line) as { op: string; args?: unknown[]; ms?: number; until?: string; path?: string };
   try {
     if (command.op === 'block') {
       print({ blocking: true }); // a pipe write is synchronous on Linux: it is out before the loop stops
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms);
+      if (command.until) blockUntilExists(command.until);
+      else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, command.ms);
+    } else if (command.op === 'touch') {
+      writeFileSync(command.path!, '');
     } else {
       const [repository, method] = command.op.split('.') as ['rooms' | 'presences', string];
       await (presence[repository] as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)[method]!(...(command.args ?? []));

@@ -1,9 +1,13 @@
 // Real OS processes for the multi-process tests: sharing workers
 // (tests/support/sharingWorker.ts) driven over stdin, and the real presence-admin bin.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { PresenceTracker } from '../../src/index.ts';
+import { afterEach } from 'vitest';
+import { createPresence, type PresenceOptions, type PresenceTracker } from '../../src/index.ts';
 import { Mailbox } from './realtime.ts';
+import { scratchDir } from './scratch.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const BIN = `${ROOT}bin/presence-admin.js`;
@@ -35,8 +39,17 @@ export class Worker {
     if (report.error) throw new Error(String(report.error));
   }
 
-  block(ms: number): void {
-    this.child.stdin!.write(`${JSON.stringify({ op: 'block', ms })}\n`);
+  /** Blocks its event loop once the commands before have run: for `ms`, or until `release()`. */
+  block(ms?: number): { blocking: Promise<Report>; release(): void } {
+    const until = ms === undefined ? join(scratchDir('unblock'), 'released') : undefined;
+    const blocking = this.inbox.wait((report) => report.blocking === true, 60_000, 'the worker to block');
+    this.child.stdin!.write(`${JSON.stringify({ op: 'block', ms, until })}\n`);
+    return { blocking, release: () => until && writeFileSync(until, '') };
+  }
+
+  /** Creates `path` once the commands before have run. */
+  touch(path: string): void {
+    this.child.stdin!.write(`${JSON.stringify({ op: 'touch', path })}\n`);
   }
 
   events(name: string): Report[] {
@@ -86,4 +99,32 @@ export async function untilListening(writer: PresenceTracker, hears: (channel: s
     if (heard) return;
     if (attempt === 10) throw new Error('a listener never heard the sentinel');
   }
+}
+
+/**
+ * The trackers and worker processes a test starts, stopped after it (workers first).
+ * `tracker(options)` creates one on `database` with `defaults`; `track` adopts one made otherwise.
+ */
+export function useProcesses(database: { readonly url: string }, defaults: PresenceOptions = {}) {
+  let trackers: PresenceTracker[] = [];
+  let workers: Worker[] = [];
+  afterEach(async () => {
+    const [stopping, closing] = [workers, trackers];
+    [workers, trackers] = [[], []];
+    await Promise.all(stopping.map((worker) => worker.stop()));
+    await Promise.all(closing.map((tracker) => tracker.close()));
+  });
+  const track = (created: PresenceTracker) => {
+    trackers.push(created);
+    return created;
+  };
+  return {
+    track,
+    tracker: (options: PresenceOptions = {}) => track(createPresence({ databaseUrl: database.url, ...defaults, ...options })),
+    async worker(env: Record<string, string> = {}): Promise<Worker> {
+      const started = await Worker.start(database.url, env);
+      workers.push(started);
+      return started;
+    },
+  };
 }
