@@ -94,47 +94,73 @@ async function sqliteShape(db: Inspector, tables: string[]): Promise<SchemaShape
   return shape;
 }
 
-const PG_ACTIONS = "CASE %s WHEN 'a' THEN 'NO ACTION' WHEN 'r' THEN 'RESTRICT' WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' END";
-const pgColumnNames = (table: string, keys: string) =>
-  `array(SELECT a.attname::text FROM unnest(${keys}) WITH ORDINALITY k(num, ord) JOIN pg_attribute a ON a.attrelid = ${table} AND a.attnum = k.num ORDER BY k.ord)`;
-
+/**
+ * PostgreSQL through information_schema and pg_indexes (the library reads pg_catalog):
+ * an oracle that shares no query with the code it checks.
+ */
 async function postgresShape(db: Inspector, tables: string[]): Promise<SchemaShape> {
   const wanted = new Set(tables);
-  const inScope = "n.nspname = current_schema()";
-  const columns = await db.rows<{ table: string; name: string; type: string; notNull: boolean; primaryKey: boolean; default: string | null }>(`
-    SELECT c.relname AS "table", a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
-      EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY (i.indkey)) AS "primaryKey",
-      pg_get_expr(d.adbin, d.adrelid) AS "default"
-    FROM pg_attribute a
-    JOIN pg_class c ON c.oid = a.attrelid
-    JOIN pg_namespace n ON n.oid = c.relnamespace
-    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-    WHERE ${inScope} AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped`);
-  const indexes = await db.rows<IndexShape>(`
-    SELECT t.relname AS "table", i.relname AS name, x.indisunique AS "unique", ${pgColumnNames('t.oid', 'x.indkey')} AS columns
-    FROM pg_index x
-    JOIN pg_class t ON t.oid = x.indrelid
-    JOIN pg_class i ON i.oid = x.indexrelid
-    JOIN pg_namespace n ON n.oid = t.relnamespace
-    WHERE ${inScope} AND NOT x.indisprimary`);
-  const foreignKeys = await db.rows<ForeignKeyShape>(`
-    SELECT t.relname AS "table", ${pgColumnNames('c.conrelid', 'c.conkey')} AS columns,
-      r.relname AS "refTable", ${pgColumnNames('c.confrelid', 'c.confkey')} AS "refColumns",
-      ${PG_ACTIONS.replace('%s', 'c.confdeltype')} AS "onDelete", ${PG_ACTIONS.replace('%s', 'c.confupdtype')} AS "onUpdate"
-    FROM pg_constraint c
-    JOIN pg_class t ON t.oid = c.conrelid
-    JOIN pg_class r ON r.oid = c.confrelid
-    JOIN pg_namespace n ON n.oid = t.relnamespace
-    WHERE ${inScope} AND c.contype = 'f'`);
+  const columns = await db.rows<{ table: string; name: string; type: string; length: number | null; precision: number | null; nullable: string; default: string | null; primaryKey: boolean }>(`
+    SELECT c.table_name AS "table", c.column_name AS name, c.data_type AS type, c.character_maximum_length AS length,
+      c.datetime_precision AS precision, c.is_nullable AS nullable, c.column_default AS "default",
+      EXISTS (
+        SELECT 1 FROM information_schema.table_constraints t
+        JOIN information_schema.key_column_usage k USING (constraint_schema, constraint_name)
+        WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = c.table_schema AND t.table_name = c.table_name AND k.column_name = c.column_name
+      ) AS "primaryKey"
+    FROM information_schema.columns c
+    WHERE c.table_schema = current_schema()`);
+  const primaryKeys = await db.rows<{ name: string }>(`
+    SELECT constraint_name AS name FROM information_schema.table_constraints
+    WHERE constraint_schema = current_schema() AND constraint_type = 'PRIMARY KEY'`);
+  const indexes = await db.rows<{ table: string; name: string; definition: string }>(`
+    SELECT tablename AS "table", indexname AS name, indexdef AS definition FROM pg_indexes WHERE schemaname = current_schema()`);
+  const references = await db.rows<{ name: string; table: string; column: string; refTable: string; refColumn: string; onDelete: string; onUpdate: string }>(`
+    SELECT r.constraint_name AS name, k.table_name AS "table", k.column_name AS "column",
+      u.table_name AS "refTable", u.column_name AS "refColumn", r.delete_rule AS "onDelete", r.update_rule AS "onUpdate"
+    FROM information_schema.referential_constraints r
+    JOIN information_schema.key_column_usage k USING (constraint_schema, constraint_name)
+    JOIN information_schema.key_column_usage u
+      ON u.constraint_schema = r.unique_constraint_schema AND u.constraint_name = r.unique_constraint_name
+      AND u.ordinal_position = k.position_in_unique_constraint
+    WHERE r.constraint_schema = current_schema()
+    ORDER BY r.constraint_name, k.ordinal_position`);
+  const notPrimary = new Set(primaryKeys.map((key) => key.name));
   return {
     tables: [...tables].sort(),
     columns: columns
       .filter((column) => wanted.has(column.table))
-      .map((column) => columnText(column.table, column.name, column.type, column.notNull, column.primaryKey, column.default))
+      .map((column) => columnText(column.table, column.name, typeText(column), column.nullable === 'NO', column.primaryKey, column.default))
       .sort(),
-    indexes: indexes.filter((index) => wanted.has(index.table)).sort(byTableAndName),
-    foreignKeys: foreignKeys.filter((key) => wanted.has(key.table)).sort(byTableAndName),
+    indexes: indexes
+      .filter((index) => wanted.has(index.table) && !notPrimary.has(index.name))
+      .map(({ table, name, definition }) => ({ table, name, unique: definition.startsWith('CREATE UNIQUE'), columns: indexedColumns(definition) }))
+      .sort(byTableAndName),
+    foreignKeys: [...new Set(references.filter((reference) => wanted.has(reference.table)).map((reference) => reference.name))]
+      .map((name) => references.filter((reference) => reference.name === name))
+      .map((parts) => ({
+        table: parts[0]!.table,
+        columns: parts.map((part) => part.column),
+        refTable: parts[0]!.refTable,
+        refColumns: parts.map((part) => part.refColumn),
+        onDelete: parts[0]!.onDelete,
+        onUpdate: parts[0]!.onUpdate,
+      }))
+      .sort(byTableAndName),
   };
+}
+
+/** `character varying(36)`, `timestamp(3) without time zone`, `integer`: as PostgreSQL prints them. */
+function typeText({ type, length, precision }: { type: string; length: number | null; precision: number | null }): string {
+  if (length !== null) return `${type}(${length})`;
+  if (type.startsWith('timestamp') && precision !== null && precision !== 6) return type.replace('timestamp', `timestamp(${precision})`);
+  return type;
+}
+
+/** The columns of `CREATE [UNIQUE] INDEX name ON table USING btree ("a", b)`, unquoted. */
+function indexedColumns(definition: string): string[] {
+  const list = /\(([^)]*)\)\s*$/.exec(definition)![1]!;
+  return list.split(',').map((column) => column.trim().replace(/^"(.*)"$/, '$1'));
 }
 
 function columnText(table: string, name: string, type: string, notNull: boolean, primaryKey: boolean, defaultValue: string | null): string {
