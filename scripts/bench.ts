@@ -1,29 +1,11 @@
-// Throughput of prisma-presence against the raw-driver ceiling, on SQLite and PostgreSQL.
+// Throughput of prisma-presence against the raw-driver ceiling, on SQLite and PostgreSQL
+// (the workload: docs/performance.md and scripts/bench-side.ts).
 //
 //   npm run bench -- [--n 10000] [--engines sqlite,postgresql] [--out bench-results/bench.json]
 //                    [--postgres-url <server url>]   (default: a throwaway local server)
 //
-// Two sides, each in a fresh process of its own (scripts/bench-side.ts) on a freshly
-// migrated database of its own, one after the other: `library` is createPresence({
-// databaseUrl }) with its own connection; `raw` is the same logical steps as hand-written
-// SQL on better-sqlite3 prepared statements / pg named statements on a pool. Each side
-// first warms up (every operation a few hundred times, unreported), then runs the steps.
-//
-// N connections `chan.%07d` over R = max(1, N/100) rooms, user `user-${i/2}` for even i,
-// anonymous for odd i. Steps, each timed with sequential awaits:
-//   add             rooms.add for every connection                        N calls
-//   touch           presences.touch for every connection                  N calls
-//   roomQueries     getUsers + getAnonymousCount for every room           2R calls
-//   prunePresences  two max ages later, after half the connections were touched
-//                   again (untimed): one prunePresences call             N/2 rows removed
-//   leaveAll        presences.leaveAll for the other half                 N/2 calls
-//   pruneRooms      one pruneRooms call                                   R rooms removed
-//   heartbeat       the N connections added again (untimed), then 10 `"heartbeat"`
-//                   messages each through touchPresence (buffered), then flush   10N calls
-// Each side counts the statements that reach its driver. Then, on the library side, the
-// write cost of liveness: a tracker with liveness { interval: 1 } holds the N connections,
-// each sending one heartbeat a second for 3 s; liveness writes and heartbeat writes are
-// counted per connection per second. Each process reports its peak RSS.
+// Each side (library, raw) runs in a fresh process on a freshly migrated database of its
+// own, one after the other. Prints one Markdown table and writes the figures as JSON.
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -33,21 +15,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { migrate } from '../src/index.ts';
 import { createDatabase, dropDatabase, startPostgresServer } from '../tests/support/postgresServer.ts';
-import { STEPS, type Engine, type Measured, type Side, type SideReply, type SideRun, type StepName } from './bench-side.ts';
+import { roomCount, STEPS, type Engine, type Measured, type Side, type SideReply, type SideRun, type StepName } from './bench-side.ts';
 
-export const ENGINES: Engine[] = ['sqlite', 'postgresql'];
+const ENGINES: Engine[] = ['sqlite', 'postgresql'];
 export const SIDES: Side[] = ['library', 'raw'];
 export { STEPS };
 
-export type SideResult = ReturnType<typeof sideResult>;
-export type StepResult = RunResult['steps'][number];
-export type RunResult = Awaited<ReturnType<typeof runOne>>;
+export type BenchOptions = ReturnType<typeof parseBenchArgs>;
+export type RunResult = Awaited<ReturnType<typeof runEngine>>;
 export type BenchReport = Awaited<ReturnType<typeof runBench>>;
 
-/** What a step's ops count: calls, or the rows / rooms its one call removed. */
-const UNITS: Partial<Record<StepName, 'rows' | 'rooms'>> = { prunePresences: 'rows', pruneRooms: 'rooms' };
-
-/** bench-side.ts with src/ bundled into one plain JavaScript file: no tsx loader in the measured processes. */
+/** bench-side.ts with src/ bundled into one plain JavaScript file: no tsx loader in the measured processes' RSS. */
 async function bundleSide(): Promise<{ file: string; remove(): void }> {
   const { build, stop } = await import('esbuild');
   // Under node_modules so that the bundle's package imports resolve.
@@ -71,7 +49,6 @@ async function bundleSide(): Promise<{ file: string; remove(): void }> {
   return { file: join(dir, 'side.mjs'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Runs one side's workload in a fresh process of its own. */
 function runSide(file: string, side: Side, engine: Engine, url: string, n: number): Promise<SideRun> {
   return new Promise((resolve, reject) => {
     const child = fork(file, [side, engine, url, String(n)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -80,26 +57,23 @@ function runSide(file: string, side: Side, engine: Engine, url: string, n: numbe
   });
 }
 
-/** A freshly migrated database for one side; `drop` removes it. */
-async function freshDatabase(engine: Engine, postgresUrl: string | undefined, dir: string, label: string) {
+/** A freshly migrated database; `drop` removes it. */
+async function freshDatabase(engine: Engine, postgresUrl: string | undefined, dir: string, side: Side) {
   if (engine === 'sqlite') {
-    const url = `file:${join(dir, `${label}.db`)}`;
+    const url = `file:${join(dir, `${side}.db`)}`;
     await migrate({ databaseUrl: url });
     return { url, drop: async () => {} };
   }
-  const name = `bench_${label}_${randomBytes(4).toString('hex')}`;
+  const name = `bench_${side}_${randomBytes(4).toString('hex')}`;
   const url = await createDatabase(postgresUrl!, name);
   await migrate({ databaseUrl: url });
   return { url, drop: () => dropDatabase(postgresUrl!, name) };
 }
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
+const rate = ({ ms, ops, statements }: Measured) => ({ ms: round(ms, 3), opsPerSec: round((ops * 1000) / Math.max(ms, 0.001), 1), statements });
 
-function sideResult({ ms, ops, statements }: Measured) {
-  return { ms: round(ms, 3), opsPerSec: round((ops * 1000) / Math.max(ms, 0.001), 1), statements, statementsPerOp: round(statements / ops, 6) };
-}
-
-async function runOne(file: string, engine: Engine, n: number, postgresUrl: string | undefined) {
+async function runEngine(file: string, engine: Engine, n: number, postgresUrl: string | undefined) {
   const dir = mkdtempSync(join(os.tmpdir(), 'presence-bench-'));
   const measured = {} as Record<Side, SideRun>;
   try {
@@ -114,58 +88,55 @@ async function runOne(file: string, engine: Engine, n: number, postgresUrl: stri
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const steps = STEPS.map((step) => {
-    const [library, raw] = [sideResult(measured.library.steps[step]), sideResult(measured.raw.steps[step])];
-    // ratio: library ops/s over raw ops/s, 1 is as fast as hand-written SQL.
-    return { step, unit: UNITS[step] ?? 'calls', ops: measured.raw.steps[step].ops, library, raw, ratio: round(library.opsPerSec / raw.opsPerSec, 3) };
-  });
-  const cost = measured.library.writeCost!;
-  const perConnectionSecond = (writes: number) => round(writes / (cost.connections * cost.seconds), 6);
+  const compare = (step: StepName) => {
+    const [library, raw] = [rate(measured.library.steps[step]), rate(measured.raw.steps[step])];
+    return { ops: measured.raw.steps[step].ops, library, raw, ratio: round(library.opsPerSec / raw.opsPerSec, 3) };
+  };
+  const steps = Object.fromEntries(STEPS.map((step) => [step, compare(step)])) as Record<StepName, ReturnType<typeof compare>>;
   return {
     engine,
-    n,
-    rooms: Math.max(1, Math.floor(n / 100)),
     steps,
-    // Writes per connection per second while a tracker with liveness holds the N connections.
-    writeCost: {
-      ...cost,
-      seconds: round(cost.seconds, 3),
-      livenessPerConnectionSecond: perConnectionSecond(cost.livenessWrites),
-      heartbeatPerConnectionSecond: perConnectionSecond(cost.heartbeatWrites),
-    },
+    writeCost: measured.library.writeCost!,
     // maxRSS of each side's process, warm-up included, in bytes.
     peakRss: { library: measured.library.peakRssBytes, raw: measured.raw.peakRssBytes },
   };
 }
 
-export function formatTable(run: RunResult): string {
-  const rate = (side: SideResult) => Math.round(side.opsPerSec).toLocaleString('en-US');
-  const header = ['step', 'ops', 'library ops/s', 'raw ops/s', 'library/raw', 'stmts/op library', 'stmts/op raw'];
-  const rows = run.steps.map((s) => [
-    s.step,
-    `${s.ops}${s.unit === 'calls' ? '' : ` ${s.unit}`}`,
-    rate(s.library),
-    rate(s.raw),
-    s.ratio.toFixed(2),
-    String(s.unit === 'calls' ? s.library.statementsPerOp : s.library.statements),
-    String(s.unit === 'calls' ? s.raw.statementsPerOp : s.raw.statements),
-  ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
-  const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
-  const cost = run.writeCost;
+const ENGINE_NAMES: Record<Engine, string> = { sqlite: 'SQLite', postgresql: 'PostgreSQL' };
+const STEP_LABELS: Record<StepName, string> = {
+  add: '`rooms.add`',
+  touch: '`presences.touch`',
+  roomQueries: '`getUsers` + `getAnonymousCount` (calls)',
+  prunePresences: '`prunePresences` (rows, one call)',
+  leaveAll: '`presences.leaveAll`',
+  pruneRooms: '`pruneRooms` (rooms, one call)',
+  heartbeat: 'heartbeats through `touchPresence` (buffered)',
+};
+
+/** The command and machine, then a row per figure with a column pair per engine: the library's ops/s, its ratio to raw. */
+function formatTable({ meta, runs }: BenchReport): string {
+  const whole = (value: number) => Math.round(value).toLocaleString('en-US');
+  const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
+  const row = (label: string, cells: (run: RunResult) => string[]) => `| ${[label, ...runs.flatMap(cells)].join(' | ')} |`;
+  const figure = (label: string, cell: (run: RunResult) => string) => row(label, (run) => [cell(run), '']);
+  const writes = (perSecond: number, count: number, seconds: number) => `${perSecond} (${count} in ${Math.round(seconds)} s)`;
   return [
-    `== ${run.engine}, N=${run.n}, ${run.rooms} rooms`,
-    line(header),
-    widths.map((width) => '-'.repeat(width)).join('  '),
-    ...rows.map(line),
-    `peak RSS: library ${mb(run.peakRss.library)}, raw ${mb(run.peakRss.raw)}`,
-    `writes per connection per second (${cost.connections} connections, one heartbeat each per second, ${cost.seconds} s): ` +
-      `liveness ${cost.livenessPerConnectionSecond} (${cost.livenessWrites} writes), heartbeats ${cost.heartbeatPerConnectionSecond} (${cost.heartbeatWrites} writes)`,
+    `\`${meta.command}\` on ${meta.cpu} (${meta.cpus} vCPUs, ${meta.memoryGb} GB), Node ${meta.node}, ${meta.platform}; ` +
+      `N = ${whole(meta.n)} connections over ${whole(meta.rooms)} rooms:`,
+    '',
+    row('step', (run) => [`${ENGINE_NAMES[run.engine]} ops/s`, 'vs raw']),
+    row('---', () => ['---:', '---:']),
+    ...STEPS.map((step) => row(STEP_LABELS[step], ({ steps }) => [whole(steps[step].library.opsPerSec), steps[step].ratio.toFixed(2)])),
+    figure('statements for the buffered heartbeats (raw: one per heartbeat)', ({ steps: { heartbeat } }) =>
+      `${whole(heartbeat.library.statements)} per ${whole(heartbeat.ops)}`,
+    ),
+    figure('liveness writes per connection per second', ({ writeCost: c }) => writes(c.livenessPerConnectionSecond, c.livenessWrites, c.seconds)),
+    figure('heartbeat writes per connection per second (one heartbeat a second each)', ({ writeCost: c }) =>
+      writes(c.heartbeatPerConnectionSecond, c.heartbeatWrites, c.seconds),
+    ),
+    figure('peak RSS of the process: library (raw)', ({ peakRss }) => `${mb(peakRss.library)} (${mb(peakRss.raw)})`),
   ].join('\n');
 }
-
-export type BenchOptions = ReturnType<typeof parseBenchArgs>;
 
 export function parseBenchArgs(argv: string[]) {
   const { values } = parseArgs({
@@ -177,48 +148,42 @@ export function parseBenchArgs(argv: string[]) {
       'postgres-url': { type: 'string' },
     },
   });
-  const ns = values.n.split(',').map(Number);
-  if (!ns.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--n takes positive integers, got ${values.n}`);
+  const n = Number(values.n);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--n takes a positive integer, got ${values.n}`);
   const engines = values.engines.split(',') as Engine[];
   if (!engines.every((engine) => ENGINES.includes(engine))) throw new Error(`--engines takes ${ENGINES.join(',')}, got ${values.engines}`);
-  return { ns, engines, out: values.out, postgresUrl: values['postgres-url'] };
+  return { n, engines, out: values.out, postgresUrl: values['postgres-url'] };
 }
 
 export async function runBench(options: BenchOptions, command: string) {
-  const startedAt = new Date().toISOString();
   const side = await bundleSide();
   const runs = [];
   let server: Awaited<ReturnType<typeof startPostgresServer>> | undefined;
   try {
     for (const engine of options.engines) {
-      let postgresUrl = options.postgresUrl;
-      if (engine === 'postgresql' && !postgresUrl) postgresUrl = (server = await startPostgresServer()).url;
-      for (const n of options.ns) {
-        const run = await runOne(side.file, engine, n, postgresUrl);
-        console.log(`${formatTable(run)}\n`);
-        runs.push(run);
-      }
+      if (engine === 'postgresql' && !options.postgresUrl) server ??= await startPostgresServer();
+      runs.push(await runEngine(side.file, engine, options.n, options.postgresUrl ?? server?.url));
     }
   } finally {
     side.remove();
     await server?.stop();
   }
-  const cpus = os.cpus();
   const meta = {
-    startedAt,
     command,
     node: process.version,
     platform: `${process.platform} ${os.release()} ${process.arch}`,
-    cpu: cpus[0]?.model ?? 'unknown',
-    cpus: cpus.length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cpus: os.cpus().length,
     memoryGb: round(os.totalmem() / 1024 ** 3, 1),
-    ns: options.ns,
+    n: options.n,
+    rooms: roomCount(options.n),
     engines: options.engines,
   };
   const report = { meta, runs };
+  console.log(formatTable(report));
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
-  console.log(`wrote ${options.out}`);
+  console.log(`\nwrote ${options.out}`);
   return report;
 }
 

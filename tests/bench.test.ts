@@ -15,18 +15,19 @@ const N = 100;
 const engines = testEngines();
 
 describe('scripts/bench.ts', () => {
-  it(`runs the workload at N=${N} on ${engines.join(' and ')} and writes every step as JSON`, { timeout: 60_000 }, async () => {
+  it(`runs the workload at N=${N} on ${engines.join(' and ')}, prints its table and writes every step as JSON`, { timeout: 60_000 }, async () => {
     const out = join(scratchDir('bench'), 'nested', 'bench.json');
     const args = ['--import', 'tsx', 'scripts/bench.ts', '--n', String(N), '--engines', engines.join(','), '--out', out];
     if (engines.includes('postgresql')) args.push('--postgres-url', inject('postgresUrl'));
     const { stdout } = await run(process.execPath, args, { timeout: 55_000 });
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
-    expect(report.meta).toMatchObject({ ns: [N], engines });
+    expect(report.meta).toMatchObject({ n: N, rooms: 1, engines });
     expect(report.meta.command).toContain(`--n ${N}`);
-    expect(report.runs.map((r) => [r.engine, r.n, r.rooms])).toEqual(engines.map((engine) => [engine, N, 1]));
-    for (const result of report.runs) {
-      expect(Object.fromEntries(result.steps.map((s) => [s.step, s.ops]))).toEqual({
+    expect(report.runs.map((r) => r.engine)).toEqual(engines);
+    for (const { engine, steps, writeCost, peakRss } of report.runs) {
+      expect(Object.keys(steps)).toEqual([...STEPS]);
+      expect(Object.fromEntries(STEPS.map((step) => [step, steps[step].ops]))).toEqual({
         add: N,
         touch: N,
         roomQueries: 2,
@@ -35,29 +36,29 @@ describe('scripts/bench.ts', () => {
         pruneRooms: 1,
         heartbeat: 10 * N,
       });
-      expect(result.steps.map((s) => s.step)).toEqual([...STEPS]);
-      for (const step of result.steps) {
+      for (const step of STEPS) {
         for (const side of SIDES) {
-          expect(step[side].opsPerSec, `${result.engine} ${step.step} ${side}`).toBeGreaterThan(0);
-          expect(step[side].statements, `${result.engine} ${step.step} ${side}`).toBeGreaterThan(0);
+          expect(steps[step][side].opsPerSec, `${engine} ${step} ${side}`).toBeGreaterThan(0);
+          expect(steps[step][side].statements, `${engine} ${step} ${side}`).toBeGreaterThan(0);
         }
-        expect(step.ratio).toBeCloseTo(step.library.opsPerSec / step.raw.opsPerSec, 2);
+        expect(steps[step].ratio).toBeCloseTo(steps[step].library.opsPerSec / steps[step].raw.opsPerSec, 2);
       }
       // Raw: one UPDATE per heartbeat. The library buffers them: far fewer statements.
-      const heartbeat = result.steps.find((s) => s.step === 'heartbeat')!;
-      expect(heartbeat.raw.statements).toBe(10 * N);
-      expect(heartbeat.library.statements).toBeLessThan(N);
-      expect(result.steps.find((s) => s.step === 'touch')!.library.statements).toBe(N);
+      expect(steps.heartbeat.raw.statements).toBe(10 * N);
+      expect(steps.heartbeat.library.statements).toBeLessThan(N);
+      expect(steps.touch.library.statements).toBe(N);
 
-      const cost = result.writeCost;
-      expect(cost).toMatchObject({ connections: N, intervalSeconds: 1, intervals: 3 });
-      expect(cost.livenessWrites).toBeGreaterThanOrEqual(1);
-      expect(cost.heartbeatWrites).toBeGreaterThanOrEqual(1);
-      expect(cost.livenessPerConnectionSecond).toBeCloseTo(cost.livenessWrites / (N * cost.seconds), 5);
-      for (const side of SIDES) expect(result.peakRss[side]).toBeGreaterThan(0);
-      expect(stdout).toContain(`== ${result.engine}, N=${N}`);
+      expect(writeCost.connections).toBe(N);
+      expect(writeCost.livenessWrites).toBeGreaterThanOrEqual(1);
+      expect(writeCost.heartbeatWrites).toBeGreaterThanOrEqual(1);
+      expect(writeCost.livenessPerConnectionSecond).toBeCloseTo(writeCost.livenessWrites / (N * writeCost.seconds), 5);
+      for (const side of SIDES) expect(peakRss[side]).toBeGreaterThan(0);
     }
-    expect(stdout).toMatch(/peak RSS: library \d+ MB, raw \d+ MB/);
-    expect(stdout).toMatch(/liveness [\d.]+ \(\d+ writes\), heartbeats [\d.]+ \(\d+ writes\)/);
+    // One Markdown table: a column pair per engine.
+    const names = { sqlite: 'SQLite', postgresql: 'PostgreSQL' };
+    expect(stdout).toContain(`| step | ${engines.map((engine) => `${names[engine]} ops/s | vs raw`).join(' | ')} |`);
+    expect(stdout).toMatch(/\| `rooms\.add` \| [\d,]+ \| [\d.]+ \|/);
+    expect(stdout).toMatch(/\| peak RSS of the process: library \(raw\) \| \d+ MB \(\d+ MB\) \|/);
+    expect(stdout).toMatch(/\| liveness writes per connection per second \| [\d.]+ \(\d+ in \d+ s\) \|/);
   });
 });
