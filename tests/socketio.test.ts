@@ -1,11 +1,10 @@
 import { Server, type Socket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, type PresenceTracker } from '../src/index.ts';
 import { attachPresence, type PresenceMessage, type SocketIoPresenceOptions } from '../src/integrations/socketio.ts';
-import { manualClock } from './support/clock.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually, gate, listen, Mailbox } from './support/realtime.ts';
+import { useTracker } from './support/tracker.ts';
 
 interface Client {
   socket: ClientSocket;
@@ -16,8 +15,7 @@ interface Client {
 
 describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
   const database = useDatabase(engine);
-  let clock: ReturnType<typeof manualClock>;
-  let presence: PresenceTracker;
+  const t = useTracker(database, { maxAge: 60 });
   let io: Server;
   let http: Awaited<ReturnType<typeof listen>>;
   let clients: ClientSocket[];
@@ -33,7 +31,7 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
         socket.on(event, (...args: unknown[]) => appMessages.push({ channel: socket.id, event, args }));
       }
     });
-    return attachPresence(io, presence, options);
+    return attachPresence(io, t.presence, options);
   }
 
   async function client(): Promise<Client> {
@@ -59,8 +57,6 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     message.room === room && JSON.stringify(message.members) === JSON.stringify(members) && message.anonymous === anonymous;
 
   beforeEach(() => {
-    clock = manualClock();
-    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
     clients = [];
     serverSockets = new Map();
     appMessages = [];
@@ -69,7 +65,6 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     for (const socket of clients) socket.disconnect();
     io?.close();
     await http?.close();
-    await presence.close();
   });
 
   it('a client joins with presence:join; every member of the room gets the members list', async () => {
@@ -131,13 +126,13 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     const guest = await client();
     await guest.join('lobby');
     const id = guest.socket.id!;
-    clock.advance(30);
+    t.clock.advance(30);
     guest.socket.emit('heartbeat');
     guest.socket.send('heartbeat');
     await eventually(async () => {
-      await presence.presences.flush();
+      await t.presence.presences.flush();
       const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', id);
-      return new Date(row!.lastSeen).getTime() === clock.now().getTime();
+      return new Date(row!.lastSeen).getTime() === t.clock.now().getTime();
     }, 5000, 'the heartbeat touch');
     guest.socket.emit('chat', 'hello');
     await eventually(() => appMessages.some((message) => message.event === 'chat'), 5000, 'the chat event');
@@ -198,11 +193,11 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     await start();
     const [stale, live] = [await client(), await client()];
     await stale.join('lobby');
-    clock.advance(50);
+    t.clock.advance(50);
     await live.join('lobby');
     await live.presence.next(roomState('lobby', [], 2));
-    clock.advance(20);
-    expect(await presence.rooms.prunePresences()).toBe(1);
+    t.clock.advance(20);
+    expect(await t.presence.rooms.prunePresences()).toBe(1);
     await expect(stale.pruned.next((message) => message.room === 'lobby')).resolves.toEqual({ room: 'lobby' });
     await live.presence.wait(roomState('lobby', [], 1));
     const countBefore = stale.presence.received.length;
@@ -220,8 +215,8 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     const stale = await client();
     await stale.join('lobby');
     const disconnected = new Promise<string>((resolve) => stale.socket.once('disconnect', resolve));
-    clock.advance(70);
-    await presence.rooms.prunePresences();
+    t.clock.advance(70);
+    await t.presence.rooms.prunePresences();
     await expect(disconnected).resolves.toBe('io server disconnect');
   });
 
@@ -276,7 +271,7 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     integration.detach();
     const a = await client();
     await expect(a.socket.timeout(300).emitWithAck('presence:join', 'lobby')).rejects.toThrow();
-    await presence.rooms.add('lobby', 'chan.other');
+    await t.presence.rooms.add('lobby', 'chan.other');
     expect(a.presence.received).toEqual([]);
   });
 });
