@@ -3,7 +3,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { cli, seedEmptyRooms, seedPresences } from './support/cli.ts';
-import { emptyDatabase, expiredServer, inspect, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
+import { emptyDatabase, expiredServer, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
+import { tableNames, withInspector } from './support/schemaShape.ts';
 
 /** Every bundled migration of the engine, oldest first. */
 const migrationsOf = (engine: string) =>
@@ -136,11 +137,7 @@ describe.each(testEngines())('presence-admin operator commands on %s', (engine) 
         err: '',
       });
       if (engine === 'sqlite') expect(existsSync(empty.slice('file:'.length))).toBe(false);
-      if (engine === 'postgresql') {
-        const other = await inspect(empty);
-        expect(await other.rows(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)).toEqual([]);
-        await other.close();
-      }
+      if (engine === 'postgresql') expect(await withInspector(empty, (db) => tableNames(db, engine))).toEqual([]);
       expect(json((await cli('status', '--json', '--database-url', empty)).out)).toMatchObject({ ok: true, pending: MIGRATIONS, upToDate: false });
     });
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { cli, seedEmptyRooms, seedPresences, type CliResult } from './support/cli.ts';
 import { emptyDatabase, inspect, migratedDatabase, roomNames, snapshot, testEngines, type Engine, type Inspector } from './support/databases.ts';
+import { tableNames, withInspector } from './support/schemaShape.ts';
 
 /** The output of a successful command: exit 0, one summary line, nothing on err. */
 function summary(line: string): CliResult {
@@ -174,17 +175,14 @@ describe.each(testEngines())('presence-admin on %s', (engine) => {
       expect(await cli('migrate', '--database-url', url)).toEqual(summary(`Applied ${names.length} migrations: ${names.join(', ')}`));
       expect(await cli('migrate', '--database-url', url)).toEqual(summary('Database is up to date, no migration to apply'));
 
-      const db = await inspect(url);
-      try {
+      await withInspector(url, async (db) => {
         const applied = await db.rows<{ name: string }>(
           'SELECT migration_name AS name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
         );
         expect(applied.map((row) => row.name)).toEqual(names);
         expect(await db.rows('SELECT * FROM "Room"')).toEqual([]);
         expect(await db.rows('SELECT * FROM "Presence"')).toEqual([]);
-      } finally {
-        await db.close();
-      }
+      });
     });
 
     it('reports a migration that fails to apply in one line, with its cause only under DEBUG', async () => {
@@ -348,16 +346,7 @@ describe.each(testEngines())('presence-admin on %s', (engine) => {
     it('creates nothing', async () => {
       await cli('prune-presence', '--database-url', url);
       await cli('prune-rooms', '--database-url', url);
-      const db = await inspect(url);
-      try {
-        const tables =
-          engine === 'sqlite'
-            ? await db.rows("SELECT name FROM sqlite_master WHERE type = 'table'")
-            : await db.rows("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'");
-        expect(tables).toEqual([]);
-      } finally {
-        await db.close();
-      }
+      expect(await withInspector(url, (db) => tableNames(db, engine))).toEqual([]);
     });
   });
 });

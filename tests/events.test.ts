@@ -1,22 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, type PresenceChangedEvent, type PresenceTracker } from '../src/index.ts';
-import { manualClock } from './support/clock.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { PresenceChangedEvent } from '../src/index.ts';
 import { testEngines, useDatabase } from './support/databases.ts';
+import { useTracker } from './support/tracker.ts';
 
 describe.each(testEngines())('changed events on %s', (engine) => {
-  let clock: ReturnType<typeof manualClock>;
-  let presence: PresenceTracker;
   let events: PresenceChangedEvent[];
   const listener = (event: PresenceChangedEvent) => void events.push(event);
 
   const database = useDatabase(engine);
-  beforeEach(async () => {
-    clock = manualClock();
-    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
+  const t = useTracker(database, { maxAge: 60 });
+  beforeEach(() => {
     events = [];
-    presence.on('changed', listener);
+    t.presence.on('changed', listener);
   });
-  afterEach(() => presence.close());
 
   const presenceId = async (room: string, channel: string) => {
     const [row] = await database.db.rows<{ id: number }>(
@@ -28,11 +24,11 @@ describe.each(testEngines())('changed events on %s', (engine) => {
   };
 
   it('add emits one event whose payload is the new presence and its room', async () => {
-    const room = await presence.rooms.add('lobby', 'chan.1', 7);
+    const room = await t.presence.rooms.add('lobby', 'chan.1', 7);
     expect(events).toEqual([
       {
         room,
-        added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: clock.now(), metadata: null, serverId: null },
+        added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: t.clock.now(), metadata: null, serverId: null },
         removed: null,
         bulkChange: false,
         pruned: [],
@@ -42,54 +38,54 @@ describe.each(testEngines())('changed events on %s', (engine) => {
   });
 
   it('re-adding a present channel with its user emits nothing; with another user, one change: the new presence added, the old removed', async () => {
-    await presence.rooms.add('lobby', 'chan.1', 'alice');
-    await presence.rooms.add('lobby', 'chan.1', 'alice');
+    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
     expect(events).toHaveLength(1);
-    await presence.rooms.add('lobby', 'chan.1', 'bob');
+    await t.presence.rooms.add('lobby', 'chan.1', 'bob');
     expect(events).toHaveLength(2);
     expect(events[1]).toMatchObject({ added: { channelName: 'chan.1', userId: 'bob' }, removed: { channelName: 'chan.1', userId: 'alice' }, bulkChange: false });
     expect(events[1]!.added!.id).toBe(events[1]!.removed!.id);
   });
 
   it('remove emits one event with the removed presence', async () => {
-    const room = await presence.rooms.add('lobby', 'chan.1', 'alice');
+    const room = await t.presence.rooms.add('lobby', 'chan.1', 'alice');
     const id = await presenceId('lobby', 'chan.1');
     events = [];
-    await presence.rooms.remove('lobby', 'chan.1');
+    await t.presence.rooms.remove('lobby', 'chan.1');
     expect(events).toEqual([
       {
         room,
         added: null,
-        removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: clock.now(), metadata: null, serverId: null },
+        removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: t.clock.now(), metadata: null, serverId: null },
         bulkChange: false,
         pruned: [],
         remote: false,
       },
     ]);
-    await presence.rooms.remove('lobby', 'chan.1');
+    await t.presence.rooms.remove('lobby', 'chan.1');
     expect(events).toHaveLength(1);
   });
 
   it('leaveAll emits one removal per room the channel was in', async () => {
-    const lobby = await presence.rooms.add('lobby', 'chan.1');
-    const kitchen = await presence.rooms.add('kitchen', 'chan.1');
-    await presence.rooms.add('kitchen', 'chan.2');
+    const lobby = await t.presence.rooms.add('lobby', 'chan.1');
+    const kitchen = await t.presence.rooms.add('kitchen', 'chan.1');
+    await t.presence.rooms.add('kitchen', 'chan.2');
     events = [];
-    await presence.presences.leaveAll('chan.1');
+    await t.presence.presences.leaveAll('chan.1');
     const rooms = events.map((event) => event.room).sort((a, b) => a.id - b.id);
     expect(rooms).toEqual([lobby, kitchen].sort((a, b) => a.id - b.id));
     expect(events.every((event) => event.removed?.channelName === 'chan.1' && !event.added && !event.bulkChange)).toBe(true);
   });
 
   it('prunePresences emits one bulk change per affected room, listing who it removed, and none for untouched rooms', async () => {
-    const lobby = await presence.rooms.add('lobby', 'chan.1', 'alice');
-    await presence.rooms.add('lobby', 'chan.2');
-    const kitchen = await presence.rooms.add('kitchen', 'chan.3', 'bob');
-    const stale = clock.now();
-    clock.advance(90);
-    await presence.rooms.add('attic', 'chan.4');
+    const lobby = await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await t.presence.rooms.add('lobby', 'chan.2');
+    const kitchen = await t.presence.rooms.add('kitchen', 'chan.3', 'bob');
+    const stale = t.clock.now();
+    t.clock.advance(90);
+    await t.presence.rooms.add('attic', 'chan.4');
     events = [];
-    expect(await presence.rooms.prunePresences()).toBe(3);
+    expect(await t.presence.rooms.prunePresences()).toBe(3);
     const sorted = [...events].sort((a, b) => a.room.id - b.room.id);
     const gone = (room: { id: number }, channelName: string, userId: string | null) =>
       expect.objectContaining({ roomId: room.id, channelName, userId, lastSeen: stale });
@@ -102,37 +98,37 @@ describe.each(testEngines())('changed events on %s', (engine) => {
   });
 
   it('nothing pruned, nothing emitted', async () => {
-    await presence.rooms.add('lobby', 'chan.1');
+    await t.presence.rooms.add('lobby', 'chan.1');
     events = [];
-    await presence.rooms.prunePresences();
-    await presence.rooms.pruneRooms();
+    await t.presence.rooms.prunePresences();
+    await t.presence.rooms.pruneRooms();
     expect(events).toEqual([]);
   });
 
   it('off stops delivery', async () => {
-    presence.off('changed', listener);
-    await presence.rooms.add('lobby', 'chan.1');
+    t.presence.off('changed', listener);
+    await t.presence.rooms.add('lobby', 'chan.1');
     expect(events).toEqual([]);
   });
 
   it('a throwing listener does not fail the operation; its error goes to error listeners', async () => {
     const errors: Error[] = [];
-    presence.on('changed', () => {
+    t.presence.on('changed', () => {
       throw new Error('listener broke');
     });
-    presence.on('error', (error) => void errors.push(error));
-    await expect(presence.rooms.add('lobby', 'chan.1')).resolves.toMatchObject({ channelName: 'lobby' });
+    t.presence.on('error', (error) => void errors.push(error));
+    await expect(t.presence.rooms.add('lobby', 'chan.1')).resolves.toMatchObject({ channelName: 'lobby' });
     expect(errors.map((error) => error.message)).toEqual(['listener broke']);
     expect(events).toHaveLength(1);
   });
 
   it('a rejecting async listener is reported to error listeners', async () => {
     const errors: Error[] = [];
-    presence.on('changed', async () => {
+    t.presence.on('changed', async () => {
       throw new Error('async listener broke');
     });
-    presence.on('error', (error) => void errors.push(error));
-    await presence.rooms.add('lobby', 'chan.1');
+    t.presence.on('error', (error) => void errors.push(error));
+    await t.presence.rooms.add('lobby', 'chan.1');
     await new Promise((resolve) => setImmediate(resolve));
     expect(errors.map((error) => error.message)).toEqual(['async listener broke']);
   });

@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, followPresence, type PresenceGroups, type PresenceMessage, type PresenceTracker } from '../src/index.ts';
-import { manualClock } from './support/clock.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { followPresence, type PresenceGroups, type PresenceMessage } from '../src/index.ts';
 import { testEngines, useDatabase } from './support/databases.ts';
 import { Mailbox } from './support/realtime.ts';
+import { useTracker } from './support/tracker.ts';
 
 type Call = ['join' | 'leave', string, string, string?] | ['broadcast', PresenceMessage<unknown>];
 
@@ -20,26 +20,22 @@ const broadcastOf = (room: string, members: unknown[], anonymous: number) => (ca
 
 describe.each(testEngines())('followPresence on %s', (engine) => {
   const database = useDatabase(engine);
-  let clock: ReturnType<typeof manualClock>;
-  let presence: PresenceTracker;
+  const t = useTracker(database, { maxAge: 60 });
   let calls: Mailbox<Call>;
 
   beforeEach(() => {
-    clock = manualClock();
-    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
     calls = new Mailbox();
   });
-  afterEach(() => presence.close());
 
   it('joins and leaves groups with presence, and broadcasts the members of each changed room', async () => {
-    followPresence(presence, recordingGroups(calls));
-    await presence.rooms.add('lobby', 'chan.1', 'alice');
-    await presence.rooms.add('lobby', 'chan.2');
+    followPresence(t.presence, recordingGroups(calls));
+    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await t.presence.rooms.add('lobby', 'chan.2');
     await calls.next(broadcastOf('lobby', ['alice'], 1));
-    await presence.rooms.remove('lobby', 'chan.1');
+    await t.presence.rooms.remove('lobby', 'chan.1');
     await calls.next(broadcastOf('lobby', [], 1));
-    clock.advance(120);
-    await presence.rooms.prunePresences();
+    t.clock.advance(120);
+    await t.presence.rooms.prunePresences();
     await calls.next(broadcastOf('lobby', [], 0));
     expect(calls.received.filter((call) => call[0] !== 'broadcast')).toEqual([
       ['join', 'lobby', 'chan.1'],
@@ -50,13 +46,13 @@ describe.each(testEngines())('followPresence on %s', (engine) => {
   });
 
   it('resolveUsers makes the members of a broadcast; the returned function stops following', async () => {
-    const stop = followPresence(presence, recordingGroups(calls), { resolveUsers: (ids) => ids.map((id) => ({ id })) });
-    await presence.rooms.add('lobby', 'chan.1', 'alice');
+    const stop = followPresence(t.presence, recordingGroups(calls), { resolveUsers: (ids) => ids.map((id) => ({ id })) });
+    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
     await calls.next(broadcastOf('lobby', [{ id: 'alice' }], 0));
     stop();
     calls.clear();
     // The changed event is emitted before add resolves: a group still followed would have joined.
-    await presence.rooms.add('lobby', 'chan.2', 'bob');
+    await t.presence.rooms.add('lobby', 'chan.2', 'bob');
     expect(calls.received).toEqual([]);
   });
 });

@@ -12,10 +12,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createPresence, PresenceError, type PrismaClientLike } from '../src/index.ts';
 import { migrationScript } from '../src/migrations/schemaEngine.ts';
 import { cli } from './support/cli.ts';
-import { emptyDatabase, inspect, snapshot, testEngines, type Engine } from './support/databases.ts';
+import { emptyDatabase, snapshot, testEngines, type Engine } from './support/databases.ts';
 import { prismaDeployFolder } from './support/prismaEngine.ts';
 import { scratchDir } from './support/scratch.ts';
-import { runScript } from './support/schemaShape.ts';
+import { runScript, tableNames, withInspector } from './support/schemaShape.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 /** The models an app copies for its provider (see docs/migrations.md, own schema and client). */
@@ -74,12 +74,7 @@ model Note {
 }
 
 async function historyRows(url: string): Promise<unknown[]> {
-  const db = await inspect(url);
-  try {
-    return await db.rows('SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
-  } finally {
-    await db.close();
-  }
+  return withInspector(url, (db) => db.rows('SELECT * FROM "_prisma_migrations" ORDER BY migration_name'));
 }
 
 describe.each(testEngines())('an application that migrates the presence tables itself, on %s', (engine) => {
@@ -126,12 +121,7 @@ describe.each(testEngines())('an application that migrates the presence tables i
     expect(await historyRows(url)).toEqual(history);
 
     expect(await cli('prune-presence', '--database-url', url)).toEqual({ code: 0, out: 'Pruned 0 presences from 0 rooms\n', err: '' });
-    const db = await inspect(url);
-    try {
-      expect(await snapshot(db)).toEqual(['lobby/chan.1=olga']);
-    } finally {
-      await db.close();
-    }
+    expect(await withInspector(url, snapshot)).toEqual(['lobby/chan.1=olga']);
     // The application's next `prisma migrate deploy` finds its history as it left it.
     expect(await prismaDeployFolder(url, app.schemaFolder, app.migrationsFolder)).toEqual([]);
   }, 30_000);
@@ -189,15 +179,6 @@ describe.each(testEngines())('an application that migrates the presence tables i
     const migrate = await cli('migrate', '--database-url', url);
     expect(migrate.code).toBe(1);
     expect(migrate.err).toMatch(/^Error: [^\n]*\(P3005\)[^\n]*presence tables \(Presence, PresenceEvent, PresenceServer, Room\)[^\n]*\n$/);
-    const db = await inspect(url);
-    try {
-      const tables =
-        engine === 'sqlite'
-          ? await db.rows("SELECT name FROM sqlite_master WHERE name = '_prisma_migrations'")
-          : await db.rows("SELECT tablename FROM pg_tables WHERE tablename = '_prisma_migrations'");
-      expect(tables).toEqual([]);
-    } finally {
-      await db.close();
-    }
+    expect(await withInspector(url, (db) => tableNames(db, engine))).not.toContain('_prisma_migrations');
   });
 });

@@ -1,11 +1,10 @@
 import { Server, type Socket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, type PresenceTracker } from '../src/index.ts';
 import { attachPresence, type PresenceMessage, type SocketIoPresenceOptions } from '../src/integrations/socketio.ts';
-import { manualClock } from './support/clock.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually, gate, listen, Mailbox } from './support/realtime.ts';
+import { useTracker } from './support/tracker.ts';
 
 interface Client {
   socket: ClientSocket;
@@ -16,8 +15,7 @@ interface Client {
 
 describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
   const database = useDatabase(engine);
-  let clock: ReturnType<typeof manualClock>;
-  let presence: PresenceTracker;
+  const t = useTracker(database, { maxAge: 60 });
   let io: Server;
   let http: Awaited<ReturnType<typeof listen>>;
   let clients: ClientSocket[];
@@ -33,7 +31,7 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
         socket.on(event, (...args: unknown[]) => appMessages.push({ channel: socket.id, event, args }));
       }
     });
-    return attachPresence(io, presence, options);
+    return attachPresence(io, t.presence, options);
   }
 
   async function client(): Promise<Client> {
@@ -57,10 +55,15 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
 
   const roomState = (room: string, members: unknown[], anonymous: number) => (message: PresenceMessage<unknown>) =>
     message.room === room && JSON.stringify(message.members) === JSON.stringify(members) && message.anonymous === anonymous;
+  /** `gone` is out of the lobby's group: a newcomer's join reaches `member` (the only one left), not `gone`. */
+  async function expectOutOfLobbyGroup(gone: Client, member: Client) {
+    const countBefore = gone.presence.received.length;
+    await (await client()).join('lobby');
+    await member.presence.wait(roomState('lobby', [], 2));
+    expect(gone.presence.received).toHaveLength(countBefore);
+  }
 
   beforeEach(() => {
-    clock = manualClock();
-    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
     clients = [];
     serverSockets = new Map();
     appMessages = [];
@@ -69,7 +72,6 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     for (const socket of clients) socket.disconnect();
     io?.close();
     await http?.close();
-    await presence.close();
   });
 
   it('a client joins with presence:join; every member of the room gets the members list', async () => {
@@ -131,13 +133,13 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     const guest = await client();
     await guest.join('lobby');
     const id = guest.socket.id!;
-    clock.advance(30);
+    t.clock.advance(30);
     guest.socket.emit('heartbeat');
     guest.socket.send('heartbeat');
     await eventually(async () => {
-      await presence.presences.flush();
+      await t.presence.presences.flush();
       const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', id);
-      return new Date(row!.lastSeen).getTime() === clock.now().getTime();
+      return new Date(row!.lastSeen).getTime() === t.clock.now().getTime();
     }, 5000, 'the heartbeat touch');
     guest.socket.emit('chat', 'hello');
     await eventually(() => appMessages.some((message) => message.event === 'chat'), 5000, 'the chat event');
@@ -170,10 +172,7 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     await a.presence.next(roomState('lobby', [], 2));
     await expect(b.socket.timeout(5000).emitWithAck('presence:leave', 'lobby')).resolves.toEqual({ ok: true, room: 'lobby' });
     await a.presence.wait(roomState('lobby', [], 1));
-    const countBefore = b.presence.received.length;
-    await (await client()).join('lobby');
-    await a.presence.wait(roomState('lobby', [], 2));
-    expect(b.presence.received).toHaveLength(countBefore);
+    await expectOutOfLobbyGroup(b, a);
   });
 
   it('join and leave requests from one socket are applied in the order sent', async () => {
@@ -198,17 +197,14 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     await start();
     const [stale, live] = [await client(), await client()];
     await stale.join('lobby');
-    clock.advance(50);
+    t.clock.advance(50);
     await live.join('lobby');
     await live.presence.next(roomState('lobby', [], 2));
-    clock.advance(20);
-    expect(await presence.rooms.prunePresences()).toBe(1);
+    t.clock.advance(20);
+    expect(await t.presence.rooms.prunePresences()).toBe(1);
     await expect(stale.pruned.next((message) => message.room === 'lobby')).resolves.toEqual({ room: 'lobby' });
     await live.presence.wait(roomState('lobby', [], 1));
-    const countBefore = stale.presence.received.length;
-    await (await client()).join('lobby');
-    await live.presence.wait(roomState('lobby', [], 2));
-    expect(stale.presence.received).toHaveLength(countBefore);
+    await expectOutOfLobbyGroup(stale, live);
     expect(stale.socket.connected).toBe(true);
     // Told it was pruned, it can simply join again.
     await stale.join('lobby');
@@ -220,8 +216,8 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     const stale = await client();
     await stale.join('lobby');
     const disconnected = new Promise<string>((resolve) => stale.socket.once('disconnect', resolve));
-    clock.advance(70);
-    await presence.rooms.prunePresences();
+    t.clock.advance(70);
+    await t.presence.rooms.prunePresences();
     await expect(disconnected).resolves.toBe('io server disconnect');
   });
 
@@ -276,7 +272,7 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     integration.detach();
     const a = await client();
     await expect(a.socket.timeout(300).emitWithAck('presence:join', 'lobby')).rejects.toThrow();
-    await presence.rooms.add('lobby', 'chan.other');
+    await t.presence.rooms.add('lobby', 'chan.other');
     expect(a.presence.received).toEqual([]);
   });
 });

@@ -1,46 +1,41 @@
 // Per-user events stay exact: a consumer that keeps each room's users from userJoined
 // and userLeft alone always agrees with getUsers, including when a connection changes
 // user, leaves, or is pruned.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, type PresenceTracker } from '../src/index.ts';
-import { manualClock } from './support/clock.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { testEngines, useDatabase } from './support/databases.ts';
+import { useTracker } from './support/tracker.ts';
 
 describe.each(testEngines())('per-user events on %s', (engine) => {
   const database = useDatabase(engine);
-  let clock: ReturnType<typeof manualClock>;
-  let presence: PresenceTracker;
+  const t = useTracker(database, { maxAge: 60 });
   let log: string[];
   /** Room -> users, kept from the events only. */
   let users: Map<string, Set<string>>;
   beforeEach(() => {
-    clock = manualClock();
-    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
     [log, users] = [[], new Map()];
-    presence.on('userJoined', ({ room, userId }) => {
+    t.presence.on('userJoined', ({ room, userId }) => {
       log.push(`+${userId}@${room.channelName}`);
       if (!users.has(room.channelName)) users.set(room.channelName, new Set());
       users.get(room.channelName)!.add(userId);
     });
-    presence.on('userLeft', ({ room, userId }) => {
+    t.presence.on('userLeft', ({ room, userId }) => {
       log.push(`-${userId}@${room.channelName}`);
       users.get(room.channelName)?.delete(userId);
     });
   });
-  afterEach(() => presence.close());
 
   it('a connection re-added as another user: the old user leaves, the new one joins, and leaveAll takes the new one out', async () => {
-    await presence.rooms.add('lobby', 'chan.1', 'alice');
-    await presence.rooms.add('lobby', 'chan.1', 'bob');
-    await presence.presences.leaveAll('chan.1');
+    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await t.presence.rooms.add('lobby', 'chan.1', 'bob');
+    await t.presence.presences.leaveAll('chan.1');
     expect(log).toEqual(['+alice@lobby', '-alice@lobby', '+bob@lobby', '-bob@lobby']);
   });
 
   it('a user with a second connection does not leave when one of them changes user', async () => {
-    await presence.rooms.add('lobby', 'chan.1', 'alice');
-    await presence.rooms.add('lobby', 'chan.2', 'alice');
-    await presence.rooms.add('lobby', 'chan.1', 'bob');
-    await presence.rooms.add('lobby', 'chan.1', null);
+    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await t.presence.rooms.add('lobby', 'chan.2', 'alice');
+    await t.presence.rooms.add('lobby', 'chan.1', 'bob');
+    await t.presence.rooms.add('lobby', 'chan.1', null);
     expect(log).toEqual(['+alice@lobby', '+bob@lobby', '-bob@lobby']);
   });
 
@@ -53,16 +48,16 @@ describe.each(testEngines())('per-user events on %s', (engine) => {
     const people = ['ann', 'ben', null];
     for (let i = 0; i < 300; i++) {
       const roll = next();
-      if (roll < 0.55) await presence.rooms.add(pick(rooms), pick(channels), pick(people));
-      else if (roll < 0.75) await presence.rooms.remove(pick(rooms), pick(channels));
-      else if (roll < 0.85) await presence.presences.leaveAll(pick(channels));
-      else if (roll < 0.95) await presence.presences.touch(pick(channels));
+      if (roll < 0.55) await t.presence.rooms.add(pick(rooms), pick(channels), pick(people));
+      else if (roll < 0.75) await t.presence.rooms.remove(pick(rooms), pick(channels));
+      else if (roll < 0.85) await t.presence.presences.leaveAll(pick(channels));
+      else if (roll < 0.95) await t.presence.presences.touch(pick(channels));
       else {
-        clock.advance(30);
-        await presence.rooms.prunePresences();
+        t.clock.advance(30);
+        await t.presence.rooms.prunePresences();
       }
       for (const room of rooms) {
-        expect([...(users.get(room) ?? [])].sort(), `room ${room} after operation ${i}`).toEqual(await presence.rooms.getUsers(room));
+        expect([...(users.get(room) ?? [])].sort(), `room ${room} after operation ${i}`).toEqual(await t.presence.rooms.getUsers(room));
       }
     }
   });

@@ -1,11 +1,10 @@
 import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, type PresenceTracker } from '../src/index.ts';
 import { SocketRegistry } from '../src/integrations/registry.ts';
 import { attachPresence, PRUNED_CLOSE_CODE, type WsPresenceOptions, type WsServerMessage } from '../src/integrations/ws.ts';
-import { manualClock } from './support/clock.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually, gate, listen, Mailbox } from './support/realtime.ts';
+import { useTracker } from './support/tracker.ts';
 
 type Message = WsServerMessage<unknown>;
 
@@ -18,8 +17,7 @@ interface Client {
 
 describe.each(testEngines())('ws integration on %s', (engine) => {
   const database = useDatabase(engine);
-  let clock: ReturnType<typeof manualClock>;
-  let presence: PresenceTracker;
+  const t = useTracker(database, { maxAge: 60 });
   let wss: WebSocketServer;
   let http: Awaited<ReturnType<typeof listen>>;
   let clients: WebSocket[];
@@ -30,7 +28,7 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     http = await listen();
     wss = new WebSocketServer({ server: http.server });
     wss.on('connection', (socket) => serverSockets.push(socket));
-    return attachPresence(wss, presence, {
+    return attachPresence(wss, t.presence, {
       onMessage: (_socket, data) => void appMessages.push(data.toString()),
       ...options,
     });
@@ -64,10 +62,15 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     JSON.stringify(message.members) === JSON.stringify(members) &&
     message.anonymous === anonymous;
   const presenceMessages = (inbox: Mailbox<Message>) => inbox.received.filter((message) => message.type === 'presence');
+  /** `gone` is out of the lobby's group: a newcomer's join reaches `member` (the only one left), not `gone`. */
+  async function expectOutOfLobbyGroup(gone: Client, member: Client) {
+    const countBefore = presenceMessages(gone.inbox).length;
+    await (await client()).join({ room: 'lobby' });
+    await member.inbox.wait(roomState('lobby', [], 2));
+    expect(presenceMessages(gone.inbox)).toHaveLength(countBefore);
+  }
 
   beforeEach(() => {
-    clock = manualClock();
-    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
     clients = [];
     serverSockets = [];
     appMessages = [];
@@ -76,7 +79,6 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     for (const socket of clients) socket.terminate();
     wss?.close();
     await http?.close();
-    await presence.close();
   });
 
   it('a join message, decided by authorize, joins the room; every member gets the members list', async () => {
@@ -134,16 +136,16 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     const guest = await client();
     await guest.join({ room: 'lobby' });
     const channel = integration.channelName(serverSockets[0]!)!;
-    clock.advance(30);
+    t.clock.advance(30);
     guest.send('"heartbeat"');
     guest.socket.send(Buffer.from('"heartbeat"'));
     guest.send('hello');
     guest.send(' "heartbeat"');
     guest.send({ type: 'chat', text: 'hi' });
     await eventually(() => appMessages.length === 3, 5000, 'three app messages');
-    await presence.presences.flush();
+    await t.presence.presences.flush();
     const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
-    expect(new Date(row!.lastSeen).toISOString()).toBe(clock.now().toISOString());
+    expect(new Date(row!.lastSeen).toISOString()).toBe(t.clock.now().toISOString());
     // Only the exact JSON string is a heartbeat: with a space around it, it is the app's.
     expect(appMessages).toEqual(['hello', ' "heartbeat"', JSON.stringify({ type: 'chat', text: 'hi' })]);
   });
@@ -173,10 +175,7 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     b.send({ type: 'leave', room: 'lobby' });
     await expect(left).resolves.toEqual({ type: 'left', room: 'lobby' });
     await a.inbox.wait(roomState('lobby', [], 1));
-    const countBefore = presenceMessages(b.inbox).length;
-    await (await client()).join({ room: 'lobby' });
-    await a.inbox.wait(roomState('lobby', [], 2));
-    expect(presenceMessages(b.inbox)).toHaveLength(countBefore);
+    await expectOutOfLobbyGroup(b, a);
   });
 
   it('join and leave requests from one socket are applied in the order sent', async () => {
@@ -202,17 +201,14 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     await start();
     const [stale, live] = [await client(), await client()];
     await stale.join({ room: 'lobby' });
-    clock.advance(50);
+    t.clock.advance(50);
     await live.join({ room: 'lobby' });
     await live.inbox.next(roomState('lobby', [], 2));
-    clock.advance(20);
-    expect(await presence.rooms.prunePresences()).toBe(1);
+    t.clock.advance(20);
+    expect(await t.presence.rooms.prunePresences()).toBe(1);
     await expect(stale.inbox.next((message) => message.type === 'pruned')).resolves.toEqual({ type: 'pruned', room: 'lobby' });
     await live.inbox.wait(roomState('lobby', [], 1));
-    const countBefore = presenceMessages(stale.inbox).length;
-    await (await client()).join({ room: 'lobby' });
-    await live.inbox.wait(roomState('lobby', [], 2));
-    expect(presenceMessages(stale.inbox)).toHaveLength(countBefore);
+    await expectOutOfLobbyGroup(stale, live);
   });
 
   it('onPruned "disconnect" closes a pruned connection with its own close code', async () => {
@@ -220,8 +216,8 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     const stale = await client();
     await stale.join({ room: 'lobby' });
     const closed = new Promise<number>((resolve) => stale.socket.once('close', resolve));
-    clock.advance(70);
-    await presence.rooms.prunePresences();
+    t.clock.advance(70);
+    await t.presence.rooms.prunePresences();
     await expect(closed).resolves.toBe(PRUNED_CLOSE_CODE);
   });
 

@@ -53,6 +53,22 @@ export interface Transport {
   close(channelName: string): unknown;
 }
 
+/** What `attachPresence` returns, whatever the transport. */
+export interface AttachedPresence<Connection, User> {
+  /** Joins a connection to a room as a user, decided by your server code (no `authorize`). */
+  join(connection: Connection, room: string, userId?: string | number | null): Promise<void>;
+  /** Takes a connection out of a room. */
+  leave(connection: Connection, room: string): Promise<void>;
+  /** The groups that follow presence. */
+  readonly groups: PresenceGroups;
+  /** The members message a room would broadcast now. */
+  members(room: string): Promise<PresenceMessage<User>>;
+  /** Resolves once every broadcast scheduled so far was sent. */
+  idle(): Promise<void>;
+  /** Stops handling new connections and presence changes (connections already open keep their handlers). */
+  detach(): void;
+}
+
 /** The answer to a client's join or leave request. */
 export type RequestReply = { ok: true; room: string } | { ok: false; error: string };
 
@@ -164,6 +180,33 @@ export function integrationCore<Connection, User>(
     idle: () => following.idle(),
     report,
     detach: () => following.stop(),
+  };
+}
+
+/**
+ * The part of `attachPresence`'s result every transport shares. `channelOf` names a
+ * connection (undefined once it closed: join and leave then do nothing); `stopListening`
+ * takes the transport's connection handler off.
+ */
+export function attachedPresence<Connection, User>(
+  core: IntegrationCore<Connection, User>,
+  channelOf: (connection: Connection) => string | undefined,
+  stopListening: () => void,
+): AttachedPresence<Connection, User> {
+  const withChannel = async (connection: Connection, work: (channel: string) => Promise<void>) => {
+    const channel = channelOf(connection);
+    if (channel !== undefined) await work(channel);
+  };
+  return {
+    join: (connection, room, userId) => withChannel(connection, (channel) => core.join(channel, room, userId)),
+    leave: (connection, room) => withChannel(connection, (channel) => core.leave(channel, room)),
+    groups: core.groups,
+    members: (room) => core.members(room),
+    idle: () => core.idle(),
+    detach() {
+      stopListening();
+      core.detach();
+    },
   };
 }
 

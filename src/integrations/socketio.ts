@@ -1,14 +1,8 @@
 import type { Server, Socket } from 'socket.io';
-import {
-  integrationCore,
-  type IntegrationOptions,
-  type JoinDecision,
-  type PrunedConnectionPolicy,
-  type Transport,
-} from './core.js';
-import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
+import { attachedPresence, integrationCore, type AttachedPresence, type IntegrationOptions, type Transport } from './core.js';
+import type { PresenceTracker } from '../types.js';
 
-export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy };
+export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy } from './core.js';
 
 /** Options of the Socket.IO `attachPresence`. */
 export type SocketIoPresenceOptions<User = string> = IntegrationOptions<Socket, User>;
@@ -27,21 +21,8 @@ export const SOCKET_IO_EVENTS = {
   heartbeat: 'heartbeat',
 } as const;
 
-/** What `attachPresence` returns. */
-export interface SocketIoPresence<User = string> {
-  /** Joins a socket to a room as a user, decided by your server code (no `authorize`). */
-  join(socket: Socket, room: string, userId?: string | number | null): Promise<void>;
-  /** Takes a socket out of a room. */
-  leave(socket: Socket, room: string): Promise<void>;
-  /** The groups that follow presence: Socket.IO rooms named like the presence rooms. */
-  readonly groups: PresenceGroups;
-  /** The members message a room would broadcast now. */
-  members(room: string): Promise<PresenceMessage<User>>;
-  /** Resolves once every broadcast scheduled so far was sent. */
-  idle(): Promise<void>;
-  /** Stops handling new sockets and presence changes (sockets already connected keep their handlers). */
-  detach(): void;
-}
+/** What `attachPresence` returns. Its groups are Socket.IO rooms named like the presence rooms. */
+export type SocketIoPresence<User = string> = AttachedPresence<Socket, User>;
 
 /**
  * Wires presence into a Socket.IO server. Each socket is a channel named by `socket.id`:
@@ -74,17 +55,7 @@ export function attachPresence<User = string>(
   }
 
   io.on('connection', onConnection);
-  return {
-    join: (socket, room, userId) => core.join(socket.id, room, userId),
-    leave: (socket, room) => core.leave(socket.id, room),
-    groups: core.groups,
-    members: (room) => core.members(room),
-    idle: () => core.idle(),
-    detach() {
-      io.off('connection', onConnection);
-      core.detach();
-    },
-  };
+  return attachedPresence(core, (socket) => socket.id, () => io.off('connection', onConnection));
 }
 
 const HEARTBEAT = '"heartbeat"';

@@ -1,16 +1,9 @@
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
-import {
-  integrationCore,
-  type IntegrationOptions,
-  type JoinDecision,
-  type PrunedConnectionPolicy,
-  type RequestReply,
-  type Transport,
-} from './core.js';
+import { attachedPresence, integrationCore, type AttachedPresence, type IntegrationOptions, type RequestReply, type Transport } from './core.js';
 import { sendText, SocketRegistry } from './registry.js';
-import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
+import type { PresenceMessage, PresenceTracker } from '../types.js';
 
-export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy };
+export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy } from './core.js';
 
 /** Options of the `ws` `attachPresence`. */
 export interface WsPresenceOptions<User = string> extends IntegrationOptions<WebSocket, User> {
@@ -34,24 +27,12 @@ export type WsServerMessage<User = string> =
 /** The close code a pruned connection gets with `onPruned: "disconnect"`. */
 export const PRUNED_CLOSE_CODE = 4001;
 
-/** What `attachPresence` returns. */
-export interface WsPresence<User = string> {
+/** What `attachPresence` returns. Its groups are an in-process registry of this server's sockets. */
+export interface WsPresence<User = string> extends AttachedPresence<WebSocket, User> {
   /** The channel name of a connected socket (`ws.<uuid>`), or undefined for an unknown one. */
   channelName(socket: WebSocket): string | undefined;
-  /** Joins a socket to a room as a user, decided by your server code (no `authorize`). */
-  join(socket: WebSocket, room: string, userId?: string | number | null): Promise<void>;
-  /** Takes a socket out of a room. */
-  leave(socket: WebSocket, room: string): Promise<void>;
   /** Sends a JSON message to every connection of this process in the room's group. */
   broadcast(room: string, message: unknown): void;
-  /** The groups that follow presence: an in-process registry of this server's sockets. */
-  readonly groups: PresenceGroups;
-  /** The members message a room would broadcast now. */
-  members(room: string): Promise<PresenceMessage<User>>;
-  /** Resolves once every broadcast scheduled so far was sent. */
-  idle(): Promise<void>;
-  /** Stops handling new connections and presence changes. */
-  detach(): void;
 }
 
 /**
@@ -84,24 +65,11 @@ export function attachPresence<User = string>(
     });
   }
 
-  /** What `work` does with the socket's channel; nothing for a socket already closed. */
-  const withChannel = async (socket: WebSocket, work: (channel: string) => Promise<void>) => {
-    const channel = registry.channelOf(socket);
-    if (channel) await work(channel);
-  };
   wss.on('connection', onConnection);
   return {
+    ...attachedPresence(core, (socket) => registry.channelOf(socket), () => wss.off('connection', onConnection)),
     channelName: (socket) => registry.channelOf(socket),
-    join: (socket, room, userId) => withChannel(socket, (channel) => core.join(channel, room, userId)),
-    leave: (socket, room) => withChannel(socket, (channel) => core.leave(channel, room)),
     broadcast: (room, message) => registry.sendToRoom(room, JSON.stringify(message)),
-    groups: core.groups,
-    members: (room) => core.members(room),
-    idle: () => core.idle(),
-    detach() {
-      wss.off('connection', onConnection);
-      core.detach();
-    },
   };
 }
 
