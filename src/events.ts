@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { PresenceChangedEvent, PresenceEventMap, PresenceEventName, PresenceListener, PresenceUpdatedEvent, ResyncEvent, UserPresenceEvent } from './types.js';
+import type { PresenceEventMap, PresenceEventName, PresenceListener } from './types.js';
 
 /**
  * A small typed emitter. A failing listener never fails the database operation that

@@ -8,10 +8,10 @@ describe.each(testEngines())('changed events on %s', (engine) => {
   const listener = (event: PresenceChangedEvent) => void events.push(event);
 
   const database = useDatabase(engine);
-  const t = useTracker(database, { maxAge: 60 });
+  const tracked = useTracker(database, { maxAge: 60 });
   beforeEach(() => {
     events = [];
-    t.presence.on('changed', listener);
+    tracked.presence.on('changed', listener);
   });
 
   const presenceId = async (room: string, channel: string) => {
@@ -24,11 +24,11 @@ describe.each(testEngines())('changed events on %s', (engine) => {
   };
 
   it('add emits one event whose payload is the new presence and its room', async () => {
-    const room = await t.presence.rooms.add('lobby', 'chan.1', 7);
+    const room = await tracked.presence.rooms.add('lobby', 'chan.1', 7);
     expect(events).toEqual([
       {
         room,
-        added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: t.clock.now(), metadata: null, serverId: null },
+        added: { id: await presenceId('lobby', 'chan.1'), roomId: room.id, channelName: 'chan.1', userId: '7', lastSeen: tracked.clock.now(), metadata: null, serverId: null },
         removed: null,
         bulkChange: false,
         pruned: [],
@@ -38,54 +38,54 @@ describe.each(testEngines())('changed events on %s', (engine) => {
   });
 
   it('re-adding a present channel with its user emits nothing; with another user, one change: the new presence added, the old removed', async () => {
-    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
-    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
     expect(events).toHaveLength(1);
-    await t.presence.rooms.add('lobby', 'chan.1', 'bob');
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'bob');
     expect(events).toHaveLength(2);
     expect(events[1]).toMatchObject({ added: { channelName: 'chan.1', userId: 'bob' }, removed: { channelName: 'chan.1', userId: 'alice' }, bulkChange: false });
     expect(events[1]!.added!.id).toBe(events[1]!.removed!.id);
   });
 
   it('remove emits one event with the removed presence', async () => {
-    const room = await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    const room = await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
     const id = await presenceId('lobby', 'chan.1');
     events = [];
-    await t.presence.rooms.remove('lobby', 'chan.1');
+    await tracked.presence.rooms.remove('lobby', 'chan.1');
     expect(events).toEqual([
       {
         room,
         added: null,
-        removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: t.clock.now(), metadata: null, serverId: null },
+        removed: { id, roomId: room.id, channelName: 'chan.1', userId: 'alice', lastSeen: tracked.clock.now(), metadata: null, serverId: null },
         bulkChange: false,
         pruned: [],
         remote: false,
       },
     ]);
-    await t.presence.rooms.remove('lobby', 'chan.1');
+    await tracked.presence.rooms.remove('lobby', 'chan.1');
     expect(events).toHaveLength(1);
   });
 
   it('leaveAll emits one removal per room the channel was in', async () => {
-    const lobby = await t.presence.rooms.add('lobby', 'chan.1');
-    const kitchen = await t.presence.rooms.add('kitchen', 'chan.1');
-    await t.presence.rooms.add('kitchen', 'chan.2');
+    const lobby = await tracked.presence.rooms.add('lobby', 'chan.1');
+    const kitchen = await tracked.presence.rooms.add('kitchen', 'chan.1');
+    await tracked.presence.rooms.add('kitchen', 'chan.2');
     events = [];
-    await t.presence.presences.leaveAll('chan.1');
+    await tracked.presence.presences.leaveAll('chan.1');
     const rooms = events.map((event) => event.room).sort((a, b) => a.id - b.id);
     expect(rooms).toEqual([lobby, kitchen].sort((a, b) => a.id - b.id));
     expect(events.every((event) => event.removed?.channelName === 'chan.1' && !event.added && !event.bulkChange)).toBe(true);
   });
 
   it('prunePresences emits one bulk change per affected room, listing who it removed, and none for untouched rooms', async () => {
-    const lobby = await t.presence.rooms.add('lobby', 'chan.1', 'alice');
-    await t.presence.rooms.add('lobby', 'chan.2');
-    const kitchen = await t.presence.rooms.add('kitchen', 'chan.3', 'bob');
-    const stale = t.clock.now();
-    t.clock.advance(90);
-    await t.presence.rooms.add('attic', 'chan.4');
+    const lobby = await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.2');
+    const kitchen = await tracked.presence.rooms.add('kitchen', 'chan.3', 'bob');
+    const stale = tracked.clock.now();
+    tracked.clock.advance(90);
+    await tracked.presence.rooms.add('attic', 'chan.4');
     events = [];
-    expect(await t.presence.rooms.prunePresences()).toBe(3);
+    expect(await tracked.presence.rooms.prunePresences()).toBe(3);
     const sorted = [...events].sort((a, b) => a.room.id - b.room.id);
     const gone = (room: { id: number }, channelName: string, userId: string | null) =>
       expect.objectContaining({ roomId: room.id, channelName, userId, lastSeen: stale });
@@ -98,37 +98,37 @@ describe.each(testEngines())('changed events on %s', (engine) => {
   });
 
   it('nothing pruned, nothing emitted', async () => {
-    await t.presence.rooms.add('lobby', 'chan.1');
+    await tracked.presence.rooms.add('lobby', 'chan.1');
     events = [];
-    await t.presence.rooms.prunePresences();
-    await t.presence.rooms.pruneRooms();
+    await tracked.presence.rooms.prunePresences();
+    await tracked.presence.rooms.pruneRooms();
     expect(events).toEqual([]);
   });
 
   it('off stops delivery', async () => {
-    t.presence.off('changed', listener);
-    await t.presence.rooms.add('lobby', 'chan.1');
+    tracked.presence.off('changed', listener);
+    await tracked.presence.rooms.add('lobby', 'chan.1');
     expect(events).toEqual([]);
   });
 
   it('a throwing listener does not fail the operation; its error goes to error listeners', async () => {
     const errors: Error[] = [];
-    t.presence.on('changed', () => {
+    tracked.presence.on('changed', () => {
       throw new Error('listener broke');
     });
-    t.presence.on('error', (error) => void errors.push(error));
-    await expect(t.presence.rooms.add('lobby', 'chan.1')).resolves.toMatchObject({ channelName: 'lobby' });
+    tracked.presence.on('error', (error) => void errors.push(error));
+    await expect(tracked.presence.rooms.add('lobby', 'chan.1')).resolves.toMatchObject({ channelName: 'lobby' });
     expect(errors.map((error) => error.message)).toEqual(['listener broke']);
     expect(events).toHaveLength(1);
   });
 
   it('a rejecting async listener is reported to error listeners', async () => {
     const errors: Error[] = [];
-    t.presence.on('changed', async () => {
+    tracked.presence.on('changed', async () => {
       throw new Error('async listener broke');
     });
-    t.presence.on('error', (error) => void errors.push(error));
-    await t.presence.rooms.add('lobby', 'chan.1');
+    tracked.presence.on('error', (error) => void errors.push(error));
+    await tracked.presence.rooms.add('lobby', 'chan.1');
     await new Promise((resolve) => setImmediate(resolve));
     expect(errors.map((error) => error.message)).toEqual(['async listener broke']);
   });

@@ -20,7 +20,7 @@ const broadcastOf = (room: string, members: unknown[], anonymous: number) => (ca
 
 describe.each(testEngines())('followPresence on %s', (engine) => {
   const database = useDatabase(engine);
-  const t = useTracker(database, { maxAge: 60 });
+  const tracked = useTracker(database, { maxAge: 60 });
   let calls: Mailbox<Call>;
 
   beforeEach(() => {
@@ -28,14 +28,14 @@ describe.each(testEngines())('followPresence on %s', (engine) => {
   });
 
   it('joins and leaves groups with presence, and broadcasts the members of each changed room', async () => {
-    followPresence(t.presence, recordingGroups(calls));
-    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
-    await t.presence.rooms.add('lobby', 'chan.2');
+    followPresence(tracked.presence, recordingGroups(calls));
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.2');
     await calls.next(broadcastOf('lobby', ['alice'], 1));
-    await t.presence.rooms.remove('lobby', 'chan.1');
+    await tracked.presence.rooms.remove('lobby', 'chan.1');
     await calls.next(broadcastOf('lobby', [], 1));
-    t.clock.advance(120);
-    await t.presence.rooms.prunePresences();
+    tracked.clock.advance(120);
+    await tracked.presence.rooms.prunePresences();
     await calls.next(broadcastOf('lobby', [], 0));
     expect(calls.received.filter((call) => call[0] !== 'broadcast')).toEqual([
       ['join', 'lobby', 'chan.1'],
@@ -46,13 +46,13 @@ describe.each(testEngines())('followPresence on %s', (engine) => {
   });
 
   it('resolveUsers makes the members of a broadcast; the returned function stops following', async () => {
-    const stop = followPresence(t.presence, recordingGroups(calls), { resolveUsers: (ids) => ids.map((id) => ({ id })) });
-    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
+    const stop = followPresence(tracked.presence, recordingGroups(calls), { resolveUsers: (ids) => ids.map((id) => ({ id })) });
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
     await calls.next(broadcastOf('lobby', [{ id: 'alice' }], 0));
     stop();
     calls.clear();
     // The changed event is emitted before add resolves: a group still followed would have joined.
-    await t.presence.rooms.add('lobby', 'chan.2', 'bob');
+    await tracked.presence.rooms.add('lobby', 'chan.2', 'bob');
     expect(calls.received).toEqual([]);
   });
 });

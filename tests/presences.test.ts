@@ -4,7 +4,7 @@ import { useTracker } from './support/tracker.ts';
 
 describe.each(testEngines())('presences on %s', (engine) => {
   const database = useDatabase(engine);
-  const t = useTracker(database);
+  const tracked = useTracker(database);
 
   const lastSeen = async () => {
     const rows = await database.db.rows<{ room: string; channel: string; lastSeen: unknown }>(
@@ -14,35 +14,35 @@ describe.each(testEngines())('presences on %s', (engine) => {
   };
 
   it('touch sets lastSeen to now in every room of the channel, and only there', async () => {
-    const start = t.clock.now().toISOString();
-    await t.presence.rooms.add('lobby', 'chan.1');
-    await t.presence.rooms.add('kitchen', 'chan.1');
-    await t.presence.rooms.add('lobby', 'chan.2');
-    t.clock.advance(10);
-    await t.presence.presences.touch('chan.1');
-    const later = t.clock.now().toISOString();
+    const start = tracked.clock.now().toISOString();
+    await tracked.presence.rooms.add('lobby', 'chan.1');
+    await tracked.presence.rooms.add('kitchen', 'chan.1');
+    await tracked.presence.rooms.add('lobby', 'chan.2');
+    tracked.clock.advance(10);
+    await tracked.presence.presences.touch('chan.1');
+    const later = tracked.clock.now().toISOString();
     expect(await lastSeen()).toEqual([`kitchen/chan.1@${later}`, `lobby/chan.1@${later}`, `lobby/chan.2@${start}`]);
   });
 
   it('touch of an unknown channel changes nothing', async () => {
-    await t.presence.rooms.add('lobby', 'chan.1');
+    await tracked.presence.rooms.add('lobby', 'chan.1');
     const before = await lastSeen();
-    t.clock.advance(10);
-    await t.presence.presences.touch('chan.404');
+    tracked.clock.advance(10);
+    await tracked.presence.presences.touch('chan.404');
     expect(await lastSeen()).toEqual(before);
   });
 
   it('leaveAll removes the channel from every room and leaves others alone', async () => {
-    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
-    await t.presence.rooms.add('kitchen', 'chan.1', 'alice');
-    await t.presence.rooms.add('lobby', 'chan.2', 'bob');
-    await t.presence.presences.leaveAll('chan.1');
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('kitchen', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.2', 'bob');
+    await tracked.presence.presences.leaveAll('chan.1');
     expect(await snapshot(database.db)).toEqual(['lobby/chan.2=bob']);
   });
 
   it('leaveAll of an unknown channel is a no-op', async () => {
-    await t.presence.rooms.add('lobby', 'chan.1');
-    await t.presence.presences.leaveAll('chan.404');
+    await tracked.presence.rooms.add('lobby', 'chan.1');
+    await tracked.presence.presences.leaveAll('chan.404');
     expect(await snapshot(database.db)).toEqual(['lobby/chan.1=-']);
   });
 });

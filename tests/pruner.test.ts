@@ -2,36 +2,29 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPresence, PresenceError, type PresenceChangedEvent, type PresenceTracker } from '../src/index.ts';
-import { manualClock } from './support/clock.ts';
+import { describe, expect, it } from 'vitest';
+import { createPresence, PresenceError, type PresenceChangedEvent } from '../src/index.ts';
 import { emptyDatabase, migratedDatabase, roomNames, snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
 import { scratchDir } from './support/scratch.ts';
+import { useTracker } from './support/tracker.ts';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
 
 describe.each(testEngines())('startPruning on %s', (engine) => {
   const database = useDatabase(engine);
-  let clock: ReturnType<typeof manualClock>;
-  let presence: PresenceTracker;
-
-  beforeEach(() => {
-    clock = manualClock();
-    presence = createPresence({ databaseUrl: database.url, now: clock.now, maxAge: 60 });
-  });
-  afterEach(() => presence.close());
+  const tracked = useTracker(database, { maxAge: 60 });
 
   it('prunes stale presences and empty rooms on its interval, with the usual events', async () => {
     const events: PresenceChangedEvent[] = [];
-    presence.on('changed', (event) => void events.push(event));
-    await presence.rooms.add('lobby', 'chan.stale', 'ghost');
-    await presence.rooms.add('attic', 'chan.alone');
-    clock.advance(50);
-    await presence.rooms.add('lobby', 'chan.live');
-    clock.advance(20);
-    presence.startPruning({ every: 0.05 });
+    tracked.presence.on('changed', (event) => void events.push(event));
+    await tracked.presence.rooms.add('lobby', 'chan.stale', 'ghost');
+    await tracked.presence.rooms.add('attic', 'chan.alone');
+    tracked.clock.advance(50);
+    await tracked.presence.rooms.add('lobby', 'chan.live');
+    tracked.clock.advance(20);
+    tracked.presence.startPruning({ every: 0.05 });
     await eventually(async () => (await roomNames(database.db)).length === 1, 5000, 'the pruner');
     expect(await snapshot(database.db)).toEqual(['lobby/chan.live=-']);
     const bulk = events.filter((event) => event.bulkChange).map((event) => [event.room.channelName, event.pruned.map((p) => p.channelName)]);
@@ -42,29 +35,29 @@ describe.each(testEngines())('startPruning on %s', (engine) => {
   });
 
   it('uses its own maxAge when given one', async () => {
-    await presence.rooms.add('lobby', 'chan.1');
-    clock.advance(20);
-    presence.startPruning({ every: 0.05, maxAge: 10 });
+    await tracked.presence.rooms.add('lobby', 'chan.1');
+    tracked.clock.advance(20);
+    tracked.presence.startPruning({ every: 0.05, maxAge: 10 });
     await eventually(async () => (await snapshot(database.db)).length === 0, 5000, 'the pruner');
   });
 
   it('the stop function and close() stop it; one pruner at a time', async () => {
-    const stop = presence.startPruning({ every: 0.05 });
-    expect(() => presence.startPruning()).toThrow(PresenceError);
+    const stop = tracked.presence.startPruning({ every: 0.05 });
+    expect(() => tracked.presence.startPruning()).toThrow(PresenceError);
     await stop();
-    await presence.rooms.add('lobby', 'chan.1');
-    clock.advance(120);
+    await tracked.presence.rooms.add('lobby', 'chan.1');
+    tracked.clock.advance(120);
     // Allowed again after stop. This pruner keeps chan.1 (maxAge 1000) and deletes empty
     // rooms: once it has run two rounds, the stopped one (maxAge 60) would have run too.
-    presence.startPruning({ every: 0.05, maxAge: 1000 });
+    tracked.presence.startPruning({ every: 0.05, maxAge: 1000 });
     for (const empty of ['attic', 'cellar']) {
-      await presence.rooms.add(empty, 'chan.passing');
-      await presence.rooms.remove(empty, 'chan.passing');
+      await tracked.presence.rooms.add(empty, 'chan.passing');
+      await tracked.presence.rooms.remove(empty, 'chan.passing');
       await eventually(async () => !(await roomNames(database.db)).includes(empty), 5000, `a round of the new pruner (${empty})`);
     }
     expect(await snapshot(database.db)).toEqual(['lobby/chan.1=-']);
-    await presence.close();
-    await expect(presence.rooms.add('lobby', 'chan.2')).rejects.toMatchObject({ code: 'CLOSED' });
+    await tracked.presence.close();
+    await expect(tracked.presence.rooms.add('lobby', 'chan.2')).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
   it.each([
@@ -74,7 +67,7 @@ describe.each(testEngines())('startPruning on %s', (engine) => {
     [{ every: 1e9 }, 'every must be at most 2147483 seconds, got 1000000000'],
     [{ maxAge: Number.NaN }, 'maxAge must be a positive number of seconds, got NaN'],
   ])('rejects %j with a clear error', (options, message) => {
-    expect(() => presence.startPruning(options as never)).toThrow(new PresenceError('INVALID_ARGUMENT', message));
+    expect(() => tracked.presence.startPruning(options as never)).toThrow(new PresenceError('INVALID_ARGUMENT', message));
   });
 
   it('a failing round is reported as an error event and the next round still runs', async () => {

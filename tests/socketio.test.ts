@@ -15,7 +15,7 @@ interface Client {
 
 describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
   const database = useDatabase(engine);
-  const t = useTracker(database, { maxAge: 60 });
+  const tracked = useTracker(database, { maxAge: 60 });
   let io: Server;
   let http: Awaited<ReturnType<typeof listen>>;
   let clients: ClientSocket[];
@@ -31,7 +31,7 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
         socket.on(event, (...args: unknown[]) => appMessages.push({ channel: socket.id, event, args }));
       }
     });
-    return attachPresence(io, t.presence, options);
+    return attachPresence(io, tracked.presence, options);
   }
 
   async function client(): Promise<Client> {
@@ -133,13 +133,13 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     const guest = await client();
     await guest.join('lobby');
     const id = guest.socket.id!;
-    t.clock.advance(30);
+    tracked.clock.advance(30);
     guest.socket.emit('heartbeat');
     guest.socket.send('heartbeat');
     await eventually(async () => {
-      await t.presence.presences.flush();
+      await tracked.presence.presences.flush();
       const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', id);
-      return new Date(row!.lastSeen).getTime() === t.clock.now().getTime();
+      return new Date(row!.lastSeen).getTime() === tracked.clock.now().getTime();
     }, 5000, 'the heartbeat touch');
     guest.socket.emit('chat', 'hello');
     await eventually(() => appMessages.some((message) => message.event === 'chat'), 5000, 'the chat event');
@@ -197,11 +197,11 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     await start();
     const [stale, live] = [await client(), await client()];
     await stale.join('lobby');
-    t.clock.advance(50);
+    tracked.clock.advance(50);
     await live.join('lobby');
     await live.presence.next(roomState('lobby', [], 2));
-    t.clock.advance(20);
-    expect(await t.presence.rooms.prunePresences()).toBe(1);
+    tracked.clock.advance(20);
+    expect(await tracked.presence.rooms.prunePresences()).toBe(1);
     await expect(stale.pruned.next((message) => message.room === 'lobby')).resolves.toEqual({ room: 'lobby' });
     await live.presence.wait(roomState('lobby', [], 1));
     await expectOutOfLobbyGroup(stale, live);
@@ -216,8 +216,8 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     const stale = await client();
     await stale.join('lobby');
     const disconnected = new Promise<string>((resolve) => stale.socket.once('disconnect', resolve));
-    t.clock.advance(70);
-    await t.presence.rooms.prunePresences();
+    tracked.clock.advance(70);
+    await tracked.presence.rooms.prunePresences();
     await expect(disconnected).resolves.toBe('io server disconnect');
   });
 
@@ -272,7 +272,7 @@ describe.each(testEngines())('Socket.IO integration on %s', (engine) => {
     integration.detach();
     const a = await client();
     await expect(a.socket.timeout(300).emitWithAck('presence:join', 'lobby')).rejects.toThrow();
-    await t.presence.rooms.add('lobby', 'chan.other');
+    await tracked.presence.rooms.add('lobby', 'chan.other');
     expect(a.presence.received).toEqual([]);
   });
 });

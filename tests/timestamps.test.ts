@@ -5,7 +5,7 @@
 // one timestamp type: nothing to detect there.)
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { createPresence, PresenceError } from '../src/index.ts';
+import { createPresence } from '../src/index.ts';
 import { PrismaClient as AppSqliteClient } from './fixtures/app-sqlite/generated/client.ts';
 import { createAppTables } from './support/appClient.ts';
 import { cli } from './support/cli.ts';

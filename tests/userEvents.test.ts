@@ -7,35 +7,35 @@ import { useTracker } from './support/tracker.ts';
 
 describe.each(testEngines())('per-user events on %s', (engine) => {
   const database = useDatabase(engine);
-  const t = useTracker(database, { maxAge: 60 });
+  const tracked = useTracker(database, { maxAge: 60 });
   let log: string[];
   /** Room -> users, kept from the events only. */
   let users: Map<string, Set<string>>;
   beforeEach(() => {
     [log, users] = [[], new Map()];
-    t.presence.on('userJoined', ({ room, userId }) => {
+    tracked.presence.on('userJoined', ({ room, userId }) => {
       log.push(`+${userId}@${room.channelName}`);
       if (!users.has(room.channelName)) users.set(room.channelName, new Set());
       users.get(room.channelName)!.add(userId);
     });
-    t.presence.on('userLeft', ({ room, userId }) => {
+    tracked.presence.on('userLeft', ({ room, userId }) => {
       log.push(`-${userId}@${room.channelName}`);
       users.get(room.channelName)?.delete(userId);
     });
   });
 
   it('a connection re-added as another user: the old user leaves, the new one joins, and leaveAll takes the new one out', async () => {
-    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
-    await t.presence.rooms.add('lobby', 'chan.1', 'bob');
-    await t.presence.presences.leaveAll('chan.1');
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'bob');
+    await tracked.presence.presences.leaveAll('chan.1');
     expect(log).toEqual(['+alice@lobby', '-alice@lobby', '+bob@lobby', '-bob@lobby']);
   });
 
   it('a user with a second connection does not leave when one of them changes user', async () => {
-    await t.presence.rooms.add('lobby', 'chan.1', 'alice');
-    await t.presence.rooms.add('lobby', 'chan.2', 'alice');
-    await t.presence.rooms.add('lobby', 'chan.1', 'bob');
-    await t.presence.rooms.add('lobby', 'chan.1', null);
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.2', 'alice');
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'bob');
+    await tracked.presence.rooms.add('lobby', 'chan.1', null);
     expect(log).toEqual(['+alice@lobby', '+bob@lobby', '-bob@lobby']);
   });
 
@@ -48,16 +48,16 @@ describe.each(testEngines())('per-user events on %s', (engine) => {
     const people = ['ann', 'ben', null];
     for (let i = 0; i < 300; i++) {
       const roll = next();
-      if (roll < 0.55) await t.presence.rooms.add(pick(rooms), pick(channels), pick(people));
-      else if (roll < 0.75) await t.presence.rooms.remove(pick(rooms), pick(channels));
-      else if (roll < 0.85) await t.presence.presences.leaveAll(pick(channels));
-      else if (roll < 0.95) await t.presence.presences.touch(pick(channels));
+      if (roll < 0.55) await tracked.presence.rooms.add(pick(rooms), pick(channels), pick(people));
+      else if (roll < 0.75) await tracked.presence.rooms.remove(pick(rooms), pick(channels));
+      else if (roll < 0.85) await tracked.presence.presences.leaveAll(pick(channels));
+      else if (roll < 0.95) await tracked.presence.presences.touch(pick(channels));
       else {
-        t.clock.advance(30);
-        await t.presence.rooms.prunePresences();
+        tracked.clock.advance(30);
+        await tracked.presence.rooms.prunePresences();
       }
       for (const room of rooms) {
-        expect([...(users.get(room) ?? [])].sort(), `room ${room} after operation ${i}`).toEqual(await t.presence.rooms.getUsers(room));
+        expect([...(users.get(room) ?? [])].sort(), `room ${room} after operation ${i}`).toEqual(await tracked.presence.rooms.getUsers(room));
       }
     }
   });

@@ -17,7 +17,7 @@ interface Client {
 
 describe.each(testEngines())('ws integration on %s', (engine) => {
   const database = useDatabase(engine);
-  const t = useTracker(database, { maxAge: 60 });
+  const tracked = useTracker(database, { maxAge: 60 });
   let wss: WebSocketServer;
   let http: Awaited<ReturnType<typeof listen>>;
   let clients: WebSocket[];
@@ -28,7 +28,7 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     http = await listen();
     wss = new WebSocketServer({ server: http.server });
     wss.on('connection', (socket) => serverSockets.push(socket));
-    return attachPresence(wss, t.presence, {
+    return attachPresence(wss, tracked.presence, {
       onMessage: (_socket, data) => void appMessages.push(data.toString()),
       ...options,
     });
@@ -136,16 +136,16 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     const guest = await client();
     await guest.join({ room: 'lobby' });
     const channel = integration.channelName(serverSockets[0]!)!;
-    t.clock.advance(30);
+    tracked.clock.advance(30);
     guest.send('"heartbeat"');
     guest.socket.send(Buffer.from('"heartbeat"'));
     guest.send('hello');
     guest.send(' "heartbeat"');
     guest.send({ type: 'chat', text: 'hi' });
     await eventually(() => appMessages.length === 3, 5000, 'three app messages');
-    await t.presence.presences.flush();
+    await tracked.presence.presences.flush();
     const [row] = await database.db.rows<{ lastSeen: string }>('SELECT "lastSeen" FROM "Presence" WHERE "channelName" = ?', channel);
-    expect(new Date(row!.lastSeen).toISOString()).toBe(t.clock.now().toISOString());
+    expect(new Date(row!.lastSeen).toISOString()).toBe(tracked.clock.now().toISOString());
     // Only the exact JSON string is a heartbeat: with a space around it, it is the app's.
     expect(appMessages).toEqual(['hello', ' "heartbeat"', JSON.stringify({ type: 'chat', text: 'hi' })]);
   });
@@ -201,11 +201,11 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     await start();
     const [stale, live] = [await client(), await client()];
     await stale.join({ room: 'lobby' });
-    t.clock.advance(50);
+    tracked.clock.advance(50);
     await live.join({ room: 'lobby' });
     await live.inbox.next(roomState('lobby', [], 2));
-    t.clock.advance(20);
-    expect(await t.presence.rooms.prunePresences()).toBe(1);
+    tracked.clock.advance(20);
+    expect(await tracked.presence.rooms.prunePresences()).toBe(1);
     await expect(stale.inbox.next((message) => message.type === 'pruned')).resolves.toEqual({ type: 'pruned', room: 'lobby' });
     await live.inbox.wait(roomState('lobby', [], 1));
     await expectOutOfLobbyGroup(stale, live);
@@ -216,8 +216,8 @@ describe.each(testEngines())('ws integration on %s', (engine) => {
     const stale = await client();
     await stale.join({ room: 'lobby' });
     const closed = new Promise<number>((resolve) => stale.socket.once('close', resolve));
-    t.clock.advance(70);
-    await t.presence.rooms.prunePresences();
+    tracked.clock.advance(70);
+    await tracked.presence.rooms.prunePresences();
     await expect(closed).resolves.toBe(PRUNED_CLOSE_CODE);
   });
 

@@ -2,7 +2,7 @@ import type { Transaction } from '../database/database.js';
 import { driverErrorKind } from '../database/errors.js';
 import { anyOf, sql } from '../database/sql.js';
 import { PresenceError } from '../errors.js';
-import type { AddOptions, Presence, PresenceMetadata, Room, RoomsRepository } from '../types.js';
+import type { AddOptions, Presence, Room, RoomsRepository } from '../types.js';
 import { assertChannelName, normalizeUserId, parseSeconds, serializeMetadata } from '../validation.js';
 import { presenceStats } from './stats.js';
 import { trimLog } from '../sharing/log.js';
@@ -13,7 +13,7 @@ import { PRESENCE_COLUMNS, toPresence, type PresenceRow, type RepositoryContext 
 const ADD_ATTEMPTS = 5;
 
 export function createRoomsRepository(context: RepositoryContext): RoomsRepository {
-  const { db, events } = context;
+  const { db } = context;
 
   async function add(roomChannelName: string, userChannelName: string, userId?: string | number | null, options: AddOptions = {}): Promise<Room> {
     assertChannelName(roomChannelName, 'roomChannelName');
