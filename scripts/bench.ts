@@ -119,7 +119,7 @@ function formatTable({ meta, runs }: BenchReport): string {
   const mb = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MB`;
   const row = (label: string, cells: (run: RunResult) => string[]) => `| ${[label, ...runs.flatMap(cells)].join(' | ')} |`;
   const figure = (label: string, cell: (run: RunResult) => string) => row(label, (run) => [cell(run), '']);
-  const writes = (perSecond: number, count: number, seconds: number) => `${perSecond} (${count} in ${Math.round(seconds)} s)`;
+  const writes = (perSecond: number, count: number, seconds: number) => `${Number(perSecond.toPrecision(2))} (${count} in ${Math.round(seconds)} s)`;
   return [
     `\`${meta.command}\` on ${meta.cpu} (${meta.cpus} vCPUs, ${meta.memoryGb} GB), Node ${meta.node}, ${meta.platform}; ` +
       `N = ${whole(meta.n)} connections over ${whole(meta.rooms)} rooms:`,
