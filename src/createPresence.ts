@@ -29,7 +29,7 @@ export function createPresence(options?: PresenceOptions): PresenceTracker {
   const db =
     database.kind === 'client'
       ? clientDatabase(database.client, database.dialect, tables)
-      : new Database(openConnection(database.location, database.pool), database.location.dialect, tables);
+      : new Database(openConnection(database.location, database.pool, tables), database.location.dialect, tables);
   const events = new PresenceEvents();
   const touches = new TouchBuffer({ db, events, now }, touchInterval);
   const sharing = { enabled: shareEvents, origin: randomUUID(), retention: eventRetention };

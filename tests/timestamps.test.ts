@@ -65,6 +65,22 @@ describe.runIf(testEngines().includes('sqlite'))('lastSeen stored as integers (t
     expect(await rows(url, 'SELECT DISTINCT typeof("lastSeen") AS type FROM "Presence"')).toEqual([{ type: 'integer' }]);
   });
 
+  it('with renamed tables (the tables option), the format is read from the renamed table: only the stale presence goes', async () => {
+    const url = await emptyDatabase('sqlite');
+    await createAppTables('sqlite', url);
+    await addThroughApp(url, 120, 'lobby', 'chan.stale');
+    await addThroughApp(url, 1, 'lobby', 'chan.fresh');
+    await rows(url, 'ALTER TABLE "Presence" RENAME TO "presence_rows"');
+    await rows(url, 'ALTER TABLE "Room" RENAME TO "room_rows"');
+    const presence = createPresence({ databaseUrl: url, tables: { Presence: 'presence_rows', Room: 'room_rows' } });
+    try {
+      expect(await presence.rooms.prunePresences(60)).toBe(1);
+      expect(await rows(url, 'SELECT "channelName" FROM "presence_rows"')).toEqual([{ channelName: 'chan.fresh' }]);
+    } finally {
+      await presence.close();
+    }
+  });
+
   it('a table holding both integers and text is refused in one line that says how to fix it, and nothing is pruned', async () => {
     const url = await emptyDatabase('sqlite');
     await createAppTables('sqlite', url);

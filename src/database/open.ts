@@ -5,7 +5,7 @@ import { PresenceError } from '../errors.js';
 import { adapterConnection, type Connection } from './connections.js';
 import { sqliteConnection } from './sqlite.js';
 import type { DatabaseLocation } from './url.js';
-import type { PoolOptions } from '../types.js';
+import type { PoolOptions, TableNames } from '../types.js';
 
 /** Prisma's PostgreSQL driver adapter for the location. */
 function postgresAdapter(location: DatabaseLocation, pool: PoolOptions = {}): SqlMigrationAwareDriverAdapterFactory {
@@ -23,12 +23,12 @@ function postgresAdapter(location: DatabaseLocation, pool: PoolOptions = {}): Sq
  * A SQLite file must already exist (migrate creates it), so a mistyped path fails
  * instead of leaving an empty database behind.
  */
-export function openConnection(location: DatabaseLocation, pool?: PoolOptions): Connection {
+export function openConnection(location: DatabaseLocation, pool?: PoolOptions, tables: TableNames = {}): Connection {
   if (location.dialect === 'sqlite' && !existsSync(location.path)) {
     throw new PresenceError(
       'MIGRATION_REQUIRED',
       `SQLite database ${location.path} does not exist: run \`npx presence-admin migrate --database-url ${location.url}\` to create it`,
     );
   }
-  return location.dialect === 'sqlite' ? sqliteConnection(location.path) : adapterConnection(postgresAdapter(location, pool));
+  return location.dialect === 'sqlite' ? sqliteConnection(location.path, tables.Presence) : adapterConnection(postgresAdapter(location, pool));
 }

@@ -12,7 +12,7 @@ import { PresenceError } from '../errors.js';
 import { serialized, type Connection, type StatementRunner } from './connections.js';
 
 /** How long a statement waits for another process's write lock before DATABASE_UNAVAILABLE. */
-export const SQLITE_LOCK_TIMEOUT_MS = 5000;
+const LOCK_TIMEOUT_MS = 5000;
 
 /** Prepared statements kept per handle; a larger set of distinct texts starts the cache over. */
 const STATEMENT_CACHE_SIZE = 256;
@@ -23,7 +23,8 @@ const STATEMENT_CACHE_SIZE = 256;
  */
 const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = ON'];
 
-export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEOUT_MS): Connection {
+/** `presenceTable` is where the timestamp format is read: the Presence model's table name. */
+export function sqliteConnection(path: string, presenceTable = 'Presence'): Connection {
   let handle: BetterSqlite3.Database | undefined;
   let timestamps: TimestampFormat = 'iso8601';
   const statements = new Map<string, BetterSqlite3.Statement>();
@@ -32,8 +33,8 @@ export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEO
     if (handle) return handle;
     const db = new BetterSqlite3(path, { fileMustExist: true, timeout: 0 });
     try {
-      for (const pragma of PRAGMAS) await whenUnlocked(() => db.pragma(pragma), lockTimeoutMs);
-      timestamps = await whenUnlocked(() => storedTimestampFormat(db, path), lockTimeoutMs);
+      for (const pragma of PRAGMAS) await whenUnlocked(() => db.pragma(pragma));
+      timestamps = await whenUnlocked(() => storedTimestampFormat(db, path, presenceTable));
     } catch (error) {
       db.close();
       throw error;
@@ -60,7 +61,7 @@ export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEO
 
   async function run<T>(text: string, values: unknown[]) {
     const db = await open();
-    return whenUnlocked(() => runNow<T>(db, text, values), lockTimeoutMs);
+    return whenUnlocked(() => runNow<T>(db, text, values));
   }
 
   return serialized({
@@ -70,7 +71,7 @@ export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEO
         const db = await open();
         // IMMEDIATE takes the write lock up front: no statement inside can meet a busy
         // lock or a stale snapshot later, so the work never has to start over.
-        await whenUnlocked(() => db.exec('BEGIN IMMEDIATE'), lockTimeoutMs);
+        await whenUnlocked(() => db.exec('BEGIN IMMEDIATE'));
         try {
           const result = await work({
             query: async <R>(text: string, values: unknown[]) => runNow<R>(db, text, values).rows,
@@ -91,9 +92,9 @@ export function sqliteConnection(path: string, lockTimeoutMs = SQLITE_LOCK_TIMEO
   });
 }
 
-/** Runs `attempt`, retrying after asynchronous pauses while the file is locked, for up to `timeoutMs`. */
-async function whenUnlocked<T>(attempt: () => T, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+/** Runs `attempt`, retrying after asynchronous pauses while the file is locked, for up to LOCK_TIMEOUT_MS. */
+async function whenUnlocked<T>(attempt: () => T): Promise<T> {
+  const deadline = Date.now() + LOCK_TIMEOUT_MS;
   for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
     try {
       return attempt();
@@ -102,7 +103,7 @@ async function whenUnlocked<T>(attempt: () => T, timeoutMs: number): Promise<T> 
       if (Date.now() >= deadline) {
         throw new PresenceError(
           'DATABASE_UNAVAILABLE',
-          `Cannot use the database: the SQLite file stayed locked by another process for ${timeoutMs / 1000} s`,
+          `Cannot use the database: the SQLite file stayed locked by another process for ${LOCK_TIMEOUT_MS / 1000} s`,
           { cause: error },
         );
       }
@@ -135,13 +136,13 @@ type TimestampFormat = 'iso8601' | 'unixepoch-ms';
  * Both at once cannot be compared correctly, so that is refused. SQLite orders integers
  * before text, so the two ends of the lastSeen index tell.
  */
-function storedTimestampFormat(db: BetterSqlite3.Database, path: string): TimestampFormat {
+function storedTimestampFormat(db: BetterSqlite3.Database, path: string, table: string): TimestampFormat {
   let ends: { lowest: string | null; highest: string | null } | undefined;
   try {
     ends = db
       .prepare(
-        `SELECT (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" LIMIT 1) AS lowest,
-                (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" DESC LIMIT 1) AS highest`,
+        `SELECT (SELECT typeof("lastSeen") FROM "${table}" ORDER BY "lastSeen" LIMIT 1) AS lowest,
+                (SELECT typeof("lastSeen") FROM "${table}" ORDER BY "lastSeen" DESC LIMIT 1) AS highest`,
       )
       .get() as typeof ends;
   } catch (error) {
@@ -152,9 +153,9 @@ function storedTimestampFormat(db: BetterSqlite3.Database, path: string): Timest
   if (ends.highest === 'integer') return 'unixepoch-ms';
   throw new PresenceError(
     'UNSUPPORTED_DATABASE',
-    `SQLite database ${path} stores Presence.lastSeen in two formats (integer milliseconds and ISO-8601 text), which cannot be compared: ` +
-      'give every PrismaBetterSqlite3 adapter that writes it the same timestampFormat, then convert the text rows, e.g. UPDATE "Presence" SET "lastSeen" = ' +
-      `CAST(round((julianday("lastSeen") - 2440587.5) * 86400000) AS INTEGER) WHERE typeof("lastSeen") = 'text'`,
+    `SQLite database ${path} stores ${table}.lastSeen in two formats (integer milliseconds and ISO-8601 text), which cannot be compared: ` +
+      'give every PrismaBetterSqlite3 adapter that writes it the same timestampFormat, then convert the text rows, e.g. ' +
+      `UPDATE "${table}" SET "lastSeen" = CAST(round((julianday("lastSeen") - 2440587.5) * 86400000) AS INTEGER) WHERE typeof("lastSeen") = 'text'`,
   );
 }
 
