@@ -3,48 +3,29 @@
 // other trackers and the real presence-admin bin (run as cron would, with a minimal env)
 // change the same database. What another process does must reach the clients.
 import { join } from 'node:path';
-import { Server } from 'socket.io';
-import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
-import { WebSocket, WebSocketServer } from 'ws';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PresenceChangedEvent, PresenceTracker } from '../src/index.ts';
-import { attachPresence as attachSocketIo, type PresenceMessage } from '../src/integrations/socketio.ts';
-import { attachPresence as attachWs, type WsServerMessage } from '../src/integrations/ws.ts';
 import { blockUntilExists } from './support/blocking.ts';
 import { snapshot, testEngines, useDatabase } from './support/databases.ts';
-import { eventually, listen, Mailbox } from './support/realtime.ts';
+import { eventually, Mailbox } from './support/realtime.ts';
 import { scratchDir } from './support/scratch.ts';
+import { roomState, startSocketIoServer, startWsServer, type Received, type TestClient, type TestServer } from './support/transports.ts';
 import { presenceAdmin, untilListening, useProcesses, Worker } from './support/workers.ts';
 
 /** Two minutes: older than the bin's default max age (60 s), so such a presence is stale at once. */
 const LAG_MS = 120_000;
 
-/** What a client received, the same shape for both integrations (ws's own messages). */
-type Received = WsServerMessage<unknown>;
-
-interface Client {
-  readonly kind: 'socket.io' | 'ws';
-  readonly inbox: Mailbox<Received>;
-  /** Joins `room` as `userId`; resolves with the server's answer. */
-  join(room: string, userId: string): Promise<unknown>;
-  /** A request the server answers on this same connection: whatever it sent this client before is received by then. */
-  roundTrip(): Promise<void>;
-  connected(): boolean;
-  close(): void;
-}
-
 describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients through shared events on %s', (engine) => {
   const database = useDatabase(engine);
   const { tracker } = useProcesses(database, { shareEvents: true });
-  let clients: Client[];
-  let closers: (() => Promise<void> | void)[];
+  let ioServer: TestServer;
+  let wsServer: TestServer;
+  let servers: TestServer[];
   let integrationErrors: Error[];
   /** Remote `changed` events each server's tracker heard. */
   let heard: Map<PresenceTracker, Mailbox<PresenceChangedEvent>>;
   /** Milliseconds the servers' clocks run behind: a presence written meanwhile is stale at once. */
   let serverLag: number;
-  let ioPort: number;
-  let wsPort: number;
   let ioPresence: PresenceTracker;
   let wsPresence: PresenceTracker;
 
@@ -66,84 +47,23 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
       server.on('error', onError);
     }
 
-    const ioHttp = await listen();
-    const io = new Server(ioHttp.server);
-    attachSocketIo(io, ioPresence, { authorize, onError });
-    closers.push(async () => {
-      await io.close();
-      await ioHttp.close();
-    });
-    ioPort = ioHttp.port;
-
-    const wsHttp = await listen();
-    const wss = new WebSocketServer({ server: wsHttp.server });
-    attachWs(wss, wsPresence, { authorize, onError });
-    closers.push(async () => {
-      wss.close();
-      await wsHttp.close();
-    });
-    wsPort = wsHttp.port;
+    ioServer = await startSocketIoServer(ioPresence, { authorize, onError });
+    wsServer = await startWsServer(wsPresence, { authorize, onError });
+    servers.push(ioServer, wsServer);
   }
 
-  async function socketIoClient(): Promise<Client> {
-    const socket: ClientSocket = connect(`http://127.0.0.1:${ioPort}`, { transports: ['websocket'], reconnection: false });
-    const inbox = new Mailbox<Received>();
-    socket.on('presence', (message: PresenceMessage<unknown>) => inbox.push({ type: 'presence', ...message }));
-    socket.on('presence:pruned', (message: { room: string }) => inbox.push({ type: 'pruned', ...message }));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('connect_error', reject);
-    });
-    const client: Client = {
-      kind: 'socket.io',
-      inbox,
-      join: (room, userId) => socket.timeout(5000).emitWithAck('presence:join', { room, userId }),
-      async roundTrip() {
-        await expect(socket.timeout(5000).emitWithAck('presence:leave', 'nowhere')).resolves.toEqual({ ok: true, room: 'nowhere' });
-      },
-      connected: () => socket.connected,
-      close: () => void socket.disconnect(),
-    };
-    clients.push(client);
-    return client;
-  }
-
-  async function wsClient(): Promise<Client> {
-    const socket = new WebSocket(`ws://127.0.0.1:${wsPort}`);
-    const inbox = new Mailbox<Received>();
-    socket.on('message', (data) => inbox.push(JSON.parse(data.toString()) as Received));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
-    const request = (message: Record<string, unknown>, answer: (reply: Received) => boolean) => {
-      const reply = inbox.wait(answer, 5000, `the answer to ${JSON.stringify(message)}`);
-      socket.send(JSON.stringify(message));
-      return reply;
-    };
-    const client: Client = {
-      kind: 'ws',
-      inbox,
-      join: (room, userId) => request({ type: 'join', room, userId }, (reply) => reply.type === 'joined' || reply.type === 'error'),
-      async roundTrip() {
-        const reply = await request({ type: 'leave', room: 'nowhere' }, (message) => message.type === 'left' || message.type === 'error');
-        expect(reply).toEqual({ type: 'left', room: 'nowhere' });
-      },
-      connected: () => socket.readyState === WebSocket.OPEN,
-      close: () => socket.terminate(),
-    };
-    clients.push(client);
-    return client;
+  /** A request the server answers on this same connection: whatever it sent `client` before is received by then. */
+  async function roundTrip(client: TestClient): Promise<void> {
+    await expect(client.leave('nowhere')).resolves.toEqual(client.transport.replies.left('nowhere'));
   }
 
   /** The first message received after the first `from` ones (or still to come) that matches. */
-  const receivedSince = (client: Client, from: number, match: (message: Received) => boolean, what: string) => {
+  const receivedSince = (client: TestClient, from: number, match: (message: Received) => boolean, what: string) => {
     const seen = client.inbox.received.slice(from).find(match);
-    return seen !== undefined ? Promise.resolve(seen) : client.inbox.wait(match, 5000, `${client.kind}: ${what}`);
+    return seen !== undefined ? Promise.resolve(seen) : client.inbox.wait(match, 5000, `${client.transport.name}: ${what}`);
   };
 
-  const members = (room: string, names: string[]) => (message: Received) =>
-    message.type === 'presence' && message.room === room && JSON.stringify(message.members) === JSON.stringify(names) && message.anonymous === 0;
+  const members = (room: string, names: string[]) => roomState(room, names, 0);
 
   /**
    * Waits until both servers hear a change made now by another tracker: a tracker reads
@@ -158,8 +78,7 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
   }
 
   beforeEach(async () => {
-    clients = [];
-    closers = [];
+    servers = [];
     integrationErrors = [];
     heard = new Map();
     serverLag = 0;
@@ -167,8 +86,7 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
   });
   afterEach(async () => {
     // Runs before useProcesses closes the trackers (after-hooks run in reverse order).
-    for (const client of clients) client.close();
-    for (const close of closers) await close();
+    for (const server of servers) await server.close(); // each closes its clients first
     // Every closed connection leaves its rooms (the servers' channels are the ones not named chan.*).
     await eventually(
       async () => (await database.db.rows('SELECT 1 FROM "Presence" WHERE "channelName" NOT LIKE ?', 'chan.%')).length === 0,
@@ -180,17 +98,17 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
   it('a stale presence added by another process shows on both servers’ clients; the real bin prunes it and both see it gone', async () => {
     await startServers();
     await serversListening();
-    const alice = await socketIoClient();
-    const bob = await wsClient();
-    await expect(alice.join('lobby', 'alice')).resolves.toEqual({ ok: true, room: 'lobby' });
-    await expect(bob.join('lobby', 'bob')).resolves.toEqual({ type: 'joined', room: 'lobby' });
+    const alice = await ioServer.connect();
+    const bob = await wsServer.connect();
+    await expect(alice.join({ room: 'lobby', userId: 'alice' })).resolves.toEqual({ ok: true, room: 'lobby' });
+    await expect(bob.join({ room: 'lobby', userId: 'bob' })).resolves.toEqual({ type: 'joined', room: 'lobby' });
     // Each server learns of the other's client from the shared log.
-    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob']), 5000, `${client.kind}: alice and bob`);
+    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob']), 5000, `${client.transport.name}: alice and bob`);
 
     // Another process, its clock two minutes behind, adds a presence that is stale at once.
     const stale = tracker({ now: () => new Date(Date.now() - LAG_MS) });
     await stale.rooms.add('lobby', 'chan.ghost', 'ghost');
-    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'ghost']), 5000, `${client.kind}: ghost`);
+    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'ghost']), 5000, `${client.transport.name}: ghost`);
     for (const server of [ioPresence, wsPresence]) {
       expect(await heard.get(server)!.next((event) => event.added?.channelName === 'chan.ghost')).toMatchObject({ remote: true, room: { channelName: 'lobby' } });
     }
@@ -219,31 +137,31 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
     await serversListening();
     // Joined while their servers' clocks ran two minutes behind: stale from the start.
     serverLag = LAG_MS;
-    const vic = await socketIoClient();
-    const wanda = await wsClient();
-    await expect(vic.join('lobby', 'vic')).resolves.toEqual({ ok: true, room: 'lobby' });
-    await expect(wanda.join('lobby', 'wanda')).resolves.toEqual({ type: 'joined', room: 'lobby' });
+    const vic = await ioServer.connect();
+    const wanda = await wsServer.connect();
+    await expect(vic.join({ room: 'lobby', userId: 'vic' })).resolves.toEqual({ ok: true, room: 'lobby' });
+    await expect(wanda.join({ room: 'lobby', userId: 'wanda' })).resolves.toEqual({ type: 'joined', room: 'lobby' });
     serverLag = 0;
-    const alice = await socketIoClient();
-    const bob = await wsClient();
-    await alice.join('lobby', 'alice');
-    await bob.join('lobby', 'bob');
+    const alice = await ioServer.connect();
+    const bob = await wsServer.connect();
+    await alice.join({ room: 'lobby', userId: 'alice' });
+    await bob.join({ room: 'lobby', userId: 'bob' });
     const everyone = ['alice', 'bob', 'vic', 'wanda'];
-    for (const client of [alice, bob, vic, wanda]) await client.inbox.next(members('lobby', everyone), 5000, `${client.kind}: all four`);
+    for (const client of [alice, bob, vic, wanda]) await client.inbox.next(members('lobby', everyone), 5000, `${client.transport.name}: all four`);
 
     const marks = [alice, bob].map((client) => client.inbox.received.length);
     const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { PRESENCE_SHARE_EVENTS: '1' });
     expect(result).toEqual({ code: 0, stdout: 'Pruned 2 presences from 1 room\n', stderr: '' });
     for (const victim of [vic, wanda]) {
-      await expect(victim.inbox.next((message) => message.type === 'pruned', 5000, `${victim.kind}: pruned`)).resolves.toEqual({ type: 'pruned', room: 'lobby' });
+      await expect(victim.inbox.next((message) => message.type === 'pruned', 5000, `${victim.transport.name}: pruned`)).resolves.toEqual({ type: 'pruned', room: 'lobby' });
     }
     for (const [i, client] of [alice, bob].entries()) await receivedSince(client, marks[i]!, members('lobby', ['alice', 'bob']), 'vic and wanda gone');
 
     // The room changes again (another process joins it): the live clients hear it, the pruned ones do not.
     await tracker().rooms.add('lobby', 'chan.carol', 'carol');
-    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'carol']), 5000, `${client.kind}: carol`);
+    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'carol']), 5000, `${client.transport.name}: carol`);
     for (const victim of [vic, wanda]) {
-      await victim.roundTrip(); // anything the server sent it before this answer has arrived by now
+      await roundTrip(victim); // anything the server sent it before this answer has arrived by now
       const afterPrune = victim.inbox.received.slice(victim.inbox.received.findIndex((message) => message.type === 'pruned') + 1);
       expect(afterPrune.filter((message) => message.type === 'presence')).toEqual([]);
       expect(victim.inbox.received.filter((message) => message.type === 'pruned')).toHaveLength(1);
@@ -257,11 +175,11 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
     const resyncs: string[] = [];
     for (const server of [ioPresence, wsPresence]) server.on('resync', ({ reason }) => void resyncs.push(reason));
     await serversListening();
-    const alice = await socketIoClient();
-    const bob = await wsClient();
-    await alice.join('lobby', 'alice');
-    await bob.join('lobby', 'bob');
-    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob']), 5000, `${client.kind}: alice and bob`);
+    const alice = await ioServer.connect();
+    const bob = await wsServer.connect();
+    await alice.join({ room: 'lobby', userId: 'alice' });
+    await bob.join({ room: 'lobby', userId: 'bob' });
+    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob']), 5000, `${client.transport.name}: alice and bob`);
 
     // Another process adds ghost, waits a second, then prunes with a 1 s retention: ghost's
     // entry is trimmed while this process (both servers) is blocked and reads nothing.
@@ -275,7 +193,7 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
       other.touch(trimmed);
       blockUntilExists(trimmed);
       await Promise.all([added, pruned]);
-      for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'ghost']), 5000, `${client.kind}: ghost after resync`);
+      for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob', 'ghost']), 5000, `${client.transport.name}: ghost after resync`);
     } finally {
       await other.stop();
     }
