@@ -23,6 +23,15 @@ async function addThroughApp(url: string, ageSeconds: number, room: string, chan
   }
 }
 
+/** A database the application made, holding chan.stale (seen 120 s ago) and chan.fresh (1 s ago) in lobby. */
+async function staleAndFreshThroughApp(): Promise<string> {
+  const url = await emptyDatabase('sqlite');
+  await createAppTables('sqlite', url);
+  await addThroughApp(url, 120, 'lobby', 'chan.stale');
+  await addThroughApp(url, 1, 'lobby', 'chan.fresh');
+  return url;
+}
+
 async function rows(url: string, text: string): Promise<unknown[]> {
   const db = await inspect(url);
   try {
@@ -34,10 +43,7 @@ async function rows(url: string, text: string): Promise<unknown[]> {
 
 describe.runIf(testEngines().includes('sqlite'))('lastSeen stored as integers (timestampFormat: unixepoch-ms) on sqlite', () => {
   it('prune-presence and stats from presence-admin compare them as times: only the stale presence goes', async () => {
-    const url = await emptyDatabase('sqlite');
-    await createAppTables('sqlite', url);
-    await addThroughApp(url, 120, 'lobby', 'chan.stale');
-    await addThroughApp(url, 1, 'lobby', 'chan.fresh');
+    const url = await staleAndFreshThroughApp();
     expect(await rows(url, 'SELECT DISTINCT typeof("lastSeen") AS type FROM "Presence"')).toEqual([{ type: 'integer' }]);
 
     const stats = await cli('stats', '--database-url', url, '--max-age', '60', '--json');
@@ -66,19 +72,12 @@ describe.runIf(testEngines().includes('sqlite'))('lastSeen stored as integers (t
   });
 
   it('with renamed tables (the tables option), the format is read from the renamed table: only the stale presence goes', async () => {
-    const url = await emptyDatabase('sqlite');
-    await createAppTables('sqlite', url);
-    await addThroughApp(url, 120, 'lobby', 'chan.stale');
-    await addThroughApp(url, 1, 'lobby', 'chan.fresh');
+    const url = await staleAndFreshThroughApp();
     await rows(url, 'ALTER TABLE "Presence" RENAME TO "presence_rows"');
     await rows(url, 'ALTER TABLE "Room" RENAME TO "room_rows"');
     const presence = createPresence({ databaseUrl: url, tables: { Presence: 'presence_rows', Room: 'room_rows' } });
-    try {
-      expect(await presence.rooms.prunePresences(60)).toBe(1);
-      expect(await rows(url, 'SELECT "channelName" FROM "presence_rows"')).toEqual([{ channelName: 'chan.fresh' }]);
-    } finally {
-      await presence.close();
-    }
+    expect(await presence.rooms.prunePresences(60).finally(() => presence.close())).toBe(1);
+    expect(await rows(url, 'SELECT "channelName" FROM "presence_rows"')).toEqual([{ channelName: 'chan.fresh' }]);
   });
 
   it('a table holding both integers and text is refused in one line that says how to fix it, and nothing is pruned', async () => {
