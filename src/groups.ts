@@ -16,8 +16,6 @@ export function followPresence<User = string>(presence: Followed, groups: Presen
 /** What the integrations need beyond `followPresence`'s stop function. */
 export interface Following<User> {
   stop(): void;
-  /** Broadcasts the room's members soon, even without a `changed` event (a re-join with another user). */
-  schedule(room: string): void;
   /** The members message a room would broadcast now. */
   members(room: string): Promise<PresenceMessage<User>>;
   /** Resolves once every group call and broadcast scheduled so far is done. */
@@ -77,8 +75,10 @@ export function follow<User>(presence: Followed, groups: PresenceGroups, options
   const onChanged = (event: PresenceChangedEvent) => {
     const room = event.room.channelName;
     const { added, removed, pruned } = event;
-    if (added) call(() => groups.join(room, added.channelName));
-    if (removed) call(() => groups.leave(room, removed.channelName, 'removed'));
+    // A channel that changed user is reported as added and removed: it stays in the group.
+    const changedUser = added && removed && added.channelName === removed.channelName;
+    if (added && !changedUser) call(() => groups.join(room, added.channelName));
+    if (removed && !changedUser) call(() => groups.leave(room, removed.channelName, 'removed'));
     for (const gone of pruned) call(() => groups.leave(room, gone.channelName, 'pruned'));
     schedule(room);
   };
@@ -93,10 +93,9 @@ export function follow<User>(presence: Followed, groups: PresenceGroups, options
       presence.off('changed', onChanged);
       presence.off('resync', onResync);
     },
-    schedule,
     members,
     async idle() {
-      while (scheduled || dirty.size > 0) await new Promise((resolve) => setImmediate(resolve));
+      while (scheduled) await new Promise((resolve) => setImmediate(resolve));
       await Promise.all([running, ...pending]);
     },
   };

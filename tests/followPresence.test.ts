@@ -45,6 +45,15 @@ describe.each(testEngines())('followPresence on %s', (engine) => {
     ]);
   });
 
+  it('a channel that changes user stays in its group, and the room is broadcast with the new user', async () => {
+    followPresence(tracked.presence, recordingGroups(calls));
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');
+    await calls.next(broadcastOf('lobby', ['alice'], 0));
+    await tracked.presence.rooms.add('lobby', 'chan.1', 'bob');
+    await calls.next(broadcastOf('lobby', ['bob'], 0));
+    expect(calls.received.filter((call) => call[0] !== 'broadcast')).toEqual([['join', 'lobby', 'chan.1']]);
+  });
+
   it('resolveUsers makes the members of a broadcast; the returned function stops following', async () => {
     const stop = followPresence(tracked.presence, recordingGroups(calls), { resolveUsers: (ids) => ids.map((id) => ({ id })) });
     await tracked.presence.rooms.add('lobby', 'chan.1', 'alice');

@@ -133,14 +133,10 @@ export function integrationCore<Connection, User>(
     await presence.rooms.add(room, channel, userId);
     // It may have closed while the add ran, after its close left every room.
     if (!transport.isOpen(channel)) return presence.presences.leaveAll(channel);
-    await transport.join(room, channel);
-    following.schedule(room); // a re-join may change the user without a `changed` event
   }
 
-  async function leave(channel: string, room: string): Promise<void> {
-    await presence.rooms.remove(room, channel);
-    await transport.leave(room, channel);
-  }
+  // The group joins and leaves follow from the `changed` events of add and remove.
+  const leave = (channel: string, room: string) => presence.rooms.remove(room, channel);
 
   const replyTo = async (room: () => Promise<string | null>): Promise<RequestReply> => {
     try {
