@@ -56,7 +56,7 @@ export function serialized(connection: Connection): Connection {
   };
 }
 
-/** Prisma's driver adapter, connected on first use and disposed by `close()`. */
+/** Prisma's PostgreSQL driver adapter (PrismaPg), connected on first use and disposed by `close()`. */
 export function adapterConnection(factory: SqlMigrationAwareDriverAdapterFactory): Connection {
   let connecting: Promise<SqlDriverAdapter> | undefined;
   const adapter = () => (connecting ??= factory.connect());
@@ -65,17 +65,14 @@ export function adapterConnection(factory: SqlMigrationAwareDriverAdapterFactory
     execute: async (text, values) => (await adapter()).executeRaw(toQuery(text, values)),
     async transaction(work) {
       const tx = await (await adapter()).startTransaction();
-      // Without phantom queries, ending the transaction in SQL is the caller's job.
-      const end = async (statement: 'COMMIT' | 'ROLLBACK') => {
-        if (!tx.options.usePhantomQuery) await tx.executeRaw(toQuery(statement, []));
-      };
+      // PrismaPg's transactions use no phantom queries: ending one in SQL is the caller's job.
       try {
         const result = await work({ query: (text, values) => queryOn(tx, text, values), execute: (text, values) => tx.executeRaw(toQuery(text, values)) });
-        await end('COMMIT');
+        await tx.executeRaw(toQuery('COMMIT', []));
         await tx.commit();
         return result;
       } catch (error) {
-        await end('ROLLBACK').catch(() => {});
+        await tx.executeRaw(toQuery('ROLLBACK', [])).catch(() => {});
         await tx.rollback();
         throw error;
       }

@@ -90,11 +90,12 @@ export class Database {
 export const TABLE_MODELS = ['Room', 'Presence', 'PresenceServer', 'PresenceEvent'] as const;
 
 /** Rewrites the shipped table names in statement text (every statement quotes them: `"Room"`). */
-function renamer(tables: TableNames): (text: string) => string {
+export function renamer(tables: TableNames): (text: string) => string {
   const qualify = (name: string) => (tables.schema ? `"${tables.schema}"."${name}"` : `"${name}"`);
   const renamed = new Map(TABLE_MODELS.map((model) => [`"${model}"`, qualify(tables[model] ?? model)]));
   if ([...renamed].every(([from, to]) => from === to)) return (text) => text;
-  return (text) => text.replace(/"(?:Room|Presence|PresenceServer|PresenceEvent)"/g, (quoted) => renamed.get(quoted)!);
+  const shipped = new RegExp([...renamed.keys()].join('|'), 'g');
+  return (text) => text.replace(shipped, (quoted) => renamed.get(quoted)!);
 }
 
 /** Jittered exponential backoff: ~10, 20, 40, 80, 160 ms. */

@@ -78,7 +78,19 @@ function describeUnavailable(error: unknown): string {
       return 'the server closed the connection';
   }
   if (isStillBusy(error)) return 'the SQLite file stayed locked by another process for too long';
-  return firstLine(error);
+  return describeDriverError(error) ?? firstLine(error);
+}
+
+/** pg's own connection failures (no adapter in between) in the same words. */
+export function describeDriverError(error: unknown): string | undefined {
+  const { code, address, port } = (error ?? {}) as { code?: unknown; address?: unknown; port?: unknown };
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') {
+    return `can't reach the server${typeof address === 'string' ? ` at ${address}${port ? `:${String(port)}` : ''}` : ''}; is it running?`;
+  }
+  if (error instanceof Error && /timeout expired|Connection terminated due to connection timeout/i.test(error.message)) return "can't reach the server: the connection timed out";
+  if (code === '3D000') return `the database does not exist (${(error as Error).message})`;
+  if (code === '28P01' || code === '28000') return `the server refused the login (${(error as Error).message})`;
+  return undefined;
 }
 
 function isStillBusy(error: unknown): boolean {

@@ -3,6 +3,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PresenceError } from '../errors.js';
 import { adapterConnection, type Connection } from './connections.js';
+import { renamer } from './database.js';
 import { sqliteConnection } from './sqlite.js';
 import type { DatabaseLocation } from './url.js';
 import type { PoolOptions, TableNames } from '../types.js';
@@ -30,5 +31,5 @@ export function openConnection(location: DatabaseLocation, pool?: PoolOptions, t
       `SQLite database ${location.path} does not exist: run \`npx presence-admin migrate --database-url ${location.url}\` to create it`,
     );
   }
-  return location.dialect === 'sqlite' ? sqliteConnection(location.path, tables.Presence) : adapterConnection(postgresAdapter(location, pool));
+  return location.dialect === 'sqlite' ? sqliteConnection(location.path, renamer(tables)) : adapterConnection(postgresAdapter(location, pool));
 }

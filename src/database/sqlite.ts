@@ -23,8 +23,8 @@ const STATEMENT_CACHE_SIZE = 256;
  */
 const PRAGMAS = ['journal_mode = WAL', 'synchronous = NORMAL', 'foreign_keys = ON'];
 
-/** `presenceTable` is where the timestamp format is read: the Presence model's table name. */
-export function sqliteConnection(path: string, presenceTable = 'Presence'): Connection {
+/** `rename` maps the shipped table names to the application's (see Database), for the statements run here. */
+export function sqliteConnection(path: string, rename: (text: string) => string = (text) => text): Connection {
   let handle: BetterSqlite3.Database | undefined;
   let timestamps: TimestampFormat = 'iso8601';
   const statements = new Map<string, BetterSqlite3.Statement>();
@@ -34,7 +34,7 @@ export function sqliteConnection(path: string, presenceTable = 'Presence'): Conn
     const db = new BetterSqlite3(path, { fileMustExist: true, timeout: 0 });
     try {
       for (const pragma of PRAGMAS) await whenUnlocked(() => db.pragma(pragma));
-      timestamps = await whenUnlocked(() => storedTimestampFormat(db, path, presenceTable));
+      timestamps = await whenUnlocked(() => storedTimestampFormat(db, path, rename));
     } catch (error) {
       db.close();
       throw error;
@@ -92,9 +92,12 @@ export function sqliteConnection(path: string, presenceTable = 'Presence'): Conn
   });
 }
 
-/** Runs `attempt`, retrying after asynchronous pauses while the file is locked, for up to LOCK_TIMEOUT_MS. */
-async function whenUnlocked<T>(attempt: () => T): Promise<T> {
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
+/**
+ * Runs `attempt`, retrying after asynchronous pauses while another process holds the
+ * file's lock, for up to `timeoutMs`; then DATABASE_UNAVAILABLE.
+ */
+export async function whenUnlocked<T>(attempt: () => T, timeoutMs = LOCK_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
   for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
     try {
       return attempt();
@@ -103,7 +106,7 @@ async function whenUnlocked<T>(attempt: () => T): Promise<T> {
       if (Date.now() >= deadline) {
         throw new PresenceError(
           'DATABASE_UNAVAILABLE',
-          `Cannot use the database: the SQLite file stayed locked by another process for ${LOCK_TIMEOUT_MS / 1000} s`,
+          `Cannot use the database: the SQLite file stayed locked by another process for ${timeoutMs / 1000} s`,
           { cause: error },
         );
       }
@@ -136,13 +139,13 @@ type TimestampFormat = 'iso8601' | 'unixepoch-ms';
  * Both at once cannot be compared correctly, so that is refused. SQLite orders integers
  * before text, so the two ends of the lastSeen index tell.
  */
-function storedTimestampFormat(db: BetterSqlite3.Database, path: string, table: string): TimestampFormat {
+function storedTimestampFormat(db: BetterSqlite3.Database, path: string, rename: (text: string) => string): TimestampFormat {
   let ends: { lowest: string | null; highest: string | null } | undefined;
   try {
     ends = db
       .prepare(
-        `SELECT (SELECT typeof("lastSeen") FROM "${table}" ORDER BY "lastSeen" LIMIT 1) AS lowest,
-                (SELECT typeof("lastSeen") FROM "${table}" ORDER BY "lastSeen" DESC LIMIT 1) AS highest`,
+        rename(`SELECT (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" LIMIT 1) AS lowest,
+                (SELECT typeof("lastSeen") FROM "Presence" ORDER BY "lastSeen" DESC LIMIT 1) AS highest`),
       )
       .get() as typeof ends;
   } catch (error) {
@@ -153,9 +156,9 @@ function storedTimestampFormat(db: BetterSqlite3.Database, path: string, table: 
   if (ends.highest === 'integer') return 'unixepoch-ms';
   throw new PresenceError(
     'UNSUPPORTED_DATABASE',
-    `SQLite database ${path} stores ${table}.lastSeen in two formats (integer milliseconds and ISO-8601 text), which cannot be compared: ` +
+    `SQLite database ${path} stores Presence.lastSeen in two formats (integer milliseconds and ISO-8601 text), which cannot be compared: ` +
       'give every PrismaBetterSqlite3 adapter that writes it the same timestampFormat, then convert the text rows, e.g. ' +
-      `UPDATE "${table}" SET "lastSeen" = CAST(round((julianday("lastSeen") - 2440587.5) * 86400000) AS INTEGER) WHERE typeof("lastSeen") = 'text'`,
+      rename(`UPDATE "Presence" SET "lastSeen" = CAST(round((julianday("lastSeen") - 2440587.5) * 86400000) AS INTEGER) WHERE typeof("lastSeen") = 'text'`),
   );
 }
 
@@ -163,7 +166,7 @@ function storedTimestampFormat(db: BetterSqlite3.Database, path: string, table: 
  * Values as SQLite stores them, in the format Prisma's SQLite adapter writes (so rows
  * written by an application's PrismaClient compare correctly).
  */
-function toSqlite(value: unknown, timestamps: TimestampFormat): unknown {
+export function toSqlite(value: unknown, timestamps: TimestampFormat = 'iso8601'): unknown {
   if (value instanceof Date) return timestamps === 'unixepoch-ms' ? value.getTime() : value.toISOString().replace('Z', '+00:00');
   if (typeof value === 'boolean') return value ? 1 : 0;
   return value;

@@ -3,7 +3,8 @@ import { sql } from '../database/sql.js';
 import type { DatabaseLocation, Dialect } from '../database/url.js';
 import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { readBundledMigrations, type BundledMigration } from './bundled.js';
-import { describeDriverError, openMigrationConnection, type MigrationConnection } from './connection.js';
+import { describeDriverError } from '../database/errors.js';
+import { openMigrationConnection, type MigrationConnection } from './connection.js';
 import { readHistory, foreignMigrations, HISTORY_TABLE, type HistoryRow } from './history.js';
 import { expectedShapes, readShape, shapeDifferences, tableNames, tablesTouchedBy, type Shape } from './shape.js';
 
@@ -48,7 +49,8 @@ export async function applyMigrations(location: DatabaseLocation): Promise<strin
     const migrations = await readBundledMigrations(location.dialect);
     const connection = (db = await openMigrationConnection(location, true));
     const applied: string[] = [];
-    const shapes = () => expectedShapes(location.dialect, migrations, connection);
+    let expected: Promise<Shape[]> | undefined;
+    const shapes = () => (expected ??= expectedShapes(migrations, connection));
     return await connection.exclusive(async () => {
       for (;;) {
         const step = await connection.step(() => nextStep(connection, migrations, shapes));

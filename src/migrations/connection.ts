@@ -4,10 +4,10 @@
 // committed on its own, which is how an interrupted migration used to leave half a schema.)
 import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import type { Sql } from '../database/sql.js';
+import { toSqlite, whenUnlocked } from '../database/sqlite.js';
 import type { DatabaseLocation, Dialect } from '../database/url.js';
 import { PresenceError } from '../errors.js';
 
@@ -73,7 +73,7 @@ async function openSqlite(path: string, writing: boolean): Promise<MigrationConn
   // A short busy timeout: waiting for the lock happens below, asynchronously.
   const db = new BetterSqlite3(path, { timeout: 20, fileMustExist: !writing });
   try {
-    if (writing) await whenUnlocked(() => db.pragma('journal_mode = WAL'));
+    if (writing) await whenUnlocked(() => db.pragma('journal_mode = WAL'), SQLITE_LOCK_WAIT_MS);
     // Only possible outside a transaction; the table rebuilds of SQLite migrations need it
     // off, and `foreign_key_check` before each commit takes its place.
     db.pragma('foreign_keys = OFF');
@@ -81,7 +81,7 @@ async function openSqlite(path: string, writing: boolean): Promise<MigrationConn
     db.close();
     throw error;
   }
-  const bind = (values: unknown[]) => values.map((value) => (value instanceof Date ? isoTimestamp(value) : value));
+  const bind = (values: unknown[]) => values.map((value) => toSqlite(value));
   const savepoint = async <T>(work: () => Promise<T>, keep: boolean): Promise<T> => {
     db.exec('SAVEPOINT presence_migration');
     try {
@@ -105,7 +105,7 @@ async function openSqlite(path: string, writing: boolean): Promise<MigrationConn
       db.exec(text);
     },
     async exclusive(work) {
-      await whenUnlocked(() => db.exec('BEGIN IMMEDIATE'));
+      await whenUnlocked(() => db.exec('BEGIN IMMEDIATE'), SQLITE_LOCK_WAIT_MS);
       let result;
       try {
         result = await work();
@@ -132,28 +132,6 @@ async function openSqlite(path: string, writing: boolean): Promise<MigrationConn
       db.close();
     },
   };
-}
-
-/** Retries `attempt` while another connection holds SQLite's lock, sleeping between tries. */
-async function whenUnlocked<T>(attempt: () => T): Promise<T> {
-  const deadline = Date.now() + SQLITE_LOCK_WAIT_MS;
-  for (let tries = 1; ; tries++) {
-    try {
-      return attempt();
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) throw error;
-      if (Date.now() > deadline) {
-        throw new PresenceError('DATABASE_UNAVAILABLE', `another process kept the SQLite file locked for ${SQLITE_LOCK_WAIT_MS / 1000} s; retry when it is done`, { cause: error });
-      }
-      await sleep(Math.min(200, 5 * tries));
-    }
-  }
-}
-
-/** The timestamp text Prisma's SQLite adapter writes (and so `prisma migrate deploy` through it). */
-function isoTimestamp(date: Date): string {
-  return date.toISOString().replace('Z', '+00:00');
 }
 
 async function openPostgres(url: string): Promise<MigrationConnection> {
@@ -202,16 +180,4 @@ async function openPostgres(url: string): Promise<MigrationConnection> {
     rolledBack: (work) => transaction(work, false),
     close: () => client.end(),
   };
-}
-
-/** pg's connection failures in the words the rest of prisma-presence uses. */
-export function describeDriverError(error: unknown): string | undefined {
-  const { code, address, port } = (error ?? {}) as { code?: unknown; address?: unknown; port?: unknown };
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT') {
-    return `can't reach the server${typeof address === 'string' ? ` at ${address}${port ? `:${String(port)}` : ''}` : ''}; is it running?`;
-  }
-  if (error instanceof Error && /timeout expired|Connection terminated due to connection timeout/i.test(error.message)) return "can't reach the server: the connection timed out";
-  if (code === '3D000') return `the database does not exist (${(error as Error).message})`;
-  if (code === '28P01' || code === '28000') return `the server refused the login (${(error as Error).message})`;
-  return undefined;
 }

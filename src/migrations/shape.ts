@@ -4,7 +4,6 @@
 // application created with its own migrations.
 import BetterSqlite3 from 'better-sqlite3';
 import { fragment, list, sql } from '../database/sql.js';
-import type { Dialect } from '../database/url.js';
 import type { BundledMigration } from './bundled.js';
 import type { MigrationConnection } from './connection.js';
 
@@ -187,9 +186,9 @@ export function tablesTouchedBy(migrations: BundledMigration[]): Set<string> {
  * index k the schema once the first k migrations ran. Computed by running them in a
  * scratch database (SQLite in memory) or a scratch schema of `db` that is rolled back.
  */
-export async function expectedShapes(dialect: Dialect, migrations: BundledMigration[], db: MigrationConnection): Promise<Shape[]> {
+export async function expectedShapes(migrations: BundledMigration[], db: MigrationConnection): Promise<Shape[]> {
   const tables = tablesTouchedBy(migrations);
-  if (dialect === 'sqlite') {
+  if (db.dialect === 'sqlite') {
     const scratch = new BetterSqlite3(':memory:');
     try {
       scratch.pragma('foreign_keys = OFF');

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import type { DatabaseLocation } from '../database/url.js';
 import { readBundledMigrations } from './bundled.js';
 import { PresenceError } from '../errors.js';
-import { describeDriverError, openMigrationConnection } from './connection.js';
+import { describeDriverError } from '../database/errors.js';
+import { openMigrationConnection } from './connection.js';
 import { foreignMigrations, HISTORY_TABLE, readHistory, type HistoryRow } from './history.js';
 import { expectedShapes, missingFrom, readShape, tableNames, tablesTouchedBy } from './shape.js';
 import type { MigrationStatus } from '../types.js';
@@ -23,7 +24,7 @@ export async function readMigrationStatus(location: DatabaseLocation): Promise<M
     const hasPresenceTables = tables.some((table) => ours.has(table));
     const appOwned = foreignMigrations(history, migrations).length > 0 || (!tables.includes(HISTORY_TABLE) && hasPresenceTables);
     if (!appOwned) return libraryStatus(bundled, history);
-    const expected = (await expectedShapes(location.dialect, migrations, db)).at(-1)!;
+    const expected = (await expectedShapes(migrations, db)).at(-1)!;
     return { owner: 'application', applied: [], pending: [], failed: [], differences: missingFrom(await readShape(db, expected.keys()), expected) };
   } finally {
     await db.close();
