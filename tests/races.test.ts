@@ -46,7 +46,7 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
       `INSERT INTO "Presence" ("roomId", "channelName", "userId", "lastSeen") VALUES (${room!.id}, 'chan.2', NULL, '2099-01-01T00:00:00.000+00:00')`,
     ]);
     const pruning = presence.rooms.pruneRooms();
-    await untilASessionWaitsOnALock(database.url, database.db);
+    await untilASessionWaitsOnALock(database.url);
     await commit();
     await pruning;
     expect(await snapshot(database.db)).toEqual(['lobby/chan.2=-']);
@@ -61,7 +61,7 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
     await database.db.rows(`UPDATE "Presence" SET "serverId" = 'srv'`);
     const commit = await holdTransaction(database.url, [`UPDATE "PresenceServer" SET "lastSeen" = '${future}', "expiresAt" = '${future}' WHERE "id" = 'srv'`]);
     const pruning = presence.rooms.prunePresences();
-    await untilASessionWaitsOnALock(database.url, database.db);
+    await untilASessionWaitsOnALock(database.url);
     await commit();
     expect(await pruning).toBe(0);
     expect(await snapshot(database.db)).toEqual(['lobby/chan.1=-']);
@@ -102,7 +102,7 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
         await tx.execute(touch('b'));
       });
       await aHeld;
-      await untilASessionWaitsOnALock(database.url, database.db); // the library's transaction, on "b"
+      await untilASessionWaitsOnALock(database.url); // the library's transaction, on "b"
       const otherDone = other.query(`UPDATE "Room" SET "channelName" = 'a' WHERE "channelName" = 'a'`).then(() => other.query('COMMIT'));
       await work;
       await otherDone;
@@ -146,7 +146,7 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
     // The room id is now cached; another process deletes the room and commits while add waits.
     const commit = await holdTransaction(database.url, [`DELETE FROM "Room" WHERE "channelName" = 'lobby'`]);
     const adding = presence.rooms.add('lobby', 'chan.2', 'alice');
-    await untilASessionWaitsOnALock(database.url, database.db);
+    await untilASessionWaitsOnALock(database.url);
     await commit();
     const room = await adding;
     expect(await snapshot(database.db)).toEqual(['lobby/chan.2=alice']);

@@ -106,8 +106,13 @@ export async function expiredServer(db: Inspector, id: string): Promise<void> {
  * SQLite has one writer: a write there runs wholly before or wholly after a held
  * transaction, in either order, so there is no waiter to observe and this resolves at once.
  */
-export async function untilASessionWaitsOnALock(url: string, db: Inspector): Promise<void> {
+export async function untilASessionWaitsOnALock(url: string): Promise<void> {
   if (url.startsWith('file:')) return;
+  const db = await inspect(url);
   const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
-  await eventually(async () => (await db.rows<{ n: number }>(waiting))[0]!.n > 0, 10_000, 'a session waiting on a lock');
+  try {
+    await eventually(async () => (await db.rows<{ n: number }>(waiting))[0]!.n > 0, 10_000, 'a session waiting on a lock');
+  } finally {
+    await db.close();
+  }
 }
