@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { migrationScript } from '../src/migrations/schemaEngine.ts';
+import { migrationScript } from './schemaEngine.ts';
 import { DIALECTS, schemaFolder, type ScriptDialect } from './prisma-paths.ts';
 
 const { positionals, values } = parseArgs({ allowPositionals: true, options: { from: { type: 'string', default: 'HEAD' } } });

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { createPresence, migrate, migrationStatus } from '../src/index.ts';
-import { migrationScript } from '../src/migrations/schemaEngine.ts';
+import { migrationScript } from '../scripts/schemaEngine.ts';
 import { modelsFor } from '../scripts/prisma-paths.ts';
 import { emptyDatabase, migratedDatabase, testEngines, type Engine } from './support/databases.ts';
 import { databaseState, PRESENCE_TABLES, runScript, schemaShape, tableNames, withInspector } from './support/schemaShape.ts';

@@ -10,7 +10,7 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPresence, PresenceError, type PrismaClientLike } from '../src/index.ts';
-import { migrationScript } from '../src/migrations/schemaEngine.ts';
+import { migrationScript } from '../scripts/schemaEngine.ts';
 import { cli } from './support/cli.ts';
 import { emptyDatabase, snapshot, testEngines, type Engine } from './support/databases.ts';
 import { prismaDeployFolder } from './support/prismaEngine.ts';

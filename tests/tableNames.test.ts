@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createPresence, type TableNames } from '../src/index.ts';
-import { migrationScript } from '../src/migrations/schemaEngine.ts';
+import { migrationScript } from '../scripts/schemaEngine.ts';
 import { cli } from './support/cli.ts';
 import { emptyDatabase, inspect, testEngines, type Engine } from './support/databases.ts';
 

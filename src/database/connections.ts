@@ -102,21 +102,3 @@ function argType(value: unknown): ArgType {
   if (typeof value === 'string') return { scalarType: 'string', arity: 'scalar' };
   return { scalarType: 'unknown', arity: 'scalar' };
 }
-
-/** The same factory, with `prepare` run on every connection it opens (settings, bookkeeping). */
-export function onEachConnection(
-  factory: SqlMigrationAwareDriverAdapterFactory,
-  prepare: (connection: SqlDriverAdapter) => Promise<void> | void,
-): SqlMigrationAwareDriverAdapterFactory {
-  const prepared = async (connecting: Promise<SqlDriverAdapter>) => {
-    const connection = await connecting;
-    await prepare(connection);
-    return connection;
-  };
-  return {
-    provider: factory.provider,
-    adapterName: factory.adapterName,
-    connect: () => prepared(factory.connect()),
-    connectToShadowDb: () => prepared(factory.connectToShadowDb()),
-  };
-}

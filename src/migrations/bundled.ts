@@ -16,12 +16,6 @@ export function schemaDir(dialect: Dialect): string {
   return join(PRISMA_DIR, dialect);
 }
 
-/** The provider's schema files, as `[path, content]` pairs for Prisma's schema engine. */
-export async function readSchemaFiles(dialect: Dialect): Promise<[string, string][]> {
-  const dir = schemaDir(dialect);
-  const names = (await readdir(dir)).filter((name) => name.endsWith('.prisma')).sort();
-  return Promise.all(names.map(async (name): Promise<[string, string]> => [join(dir, name), await readFile(join(dir, name), 'utf8')]));
-}
 
 /** The provider's migrations in the order they apply (their folder names start with a timestamp). */
 export async function readBundledMigrations(dialect: Dialect): Promise<BundledMigration[]> {
@@ -29,9 +23,4 @@ export async function readBundledMigrations(dialect: Dialect): Promise<BundledMi
   const entries = await readdir(dir, { withFileTypes: true });
   const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
   return Promise.all(names.map(async (name) => ({ name, sql: await readFile(join(dir, name, 'migration.sql'), 'utf8') })));
-}
-
-/** The content of the provider's `migration_lock.toml`. */
-export function readLockfile(dialect: Dialect): Promise<string> {
-  return readFile(join(schemaDir(dialect), 'migrations', 'migration_lock.toml'), 'utf8');
 }

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { migrationScript } from '../../src/migrations/schemaEngine.ts';
+import { migrationScript } from '../../scripts/schemaEngine.ts';
 import type { Engine } from './engines.ts';
 
 const fixture = (engine: Engine) => join('tests', 'fixtures', `app-${engine}`);

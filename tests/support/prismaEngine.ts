@@ -4,11 +4,10 @@
 // `process.argv[2]` (URL) with the first `process.argv[3]` migrations (all when absent).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readBundledMigrations, readLockfile, readSchemaFiles, schemaDir } from '../../src/migrations/bundled.ts';
-import { withSchemaEngine } from '../../src/migrations/schemaEngine.ts';
+import { readBundledMigrations, schemaDir } from '../../src/migrations/bundled.ts';
+import { onEachConnection, readLockfile, readSchemaFiles, withSchemaEngine } from '../../scripts/schemaEngine.ts';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { onEachConnection } from '../../src/database/connections.ts';
 import { parseDatabaseUrl } from '../../src/database/url.ts';
 
 /** Prisma's driver adapter for the URL, as the Prisma CLI would use it (SQLite in WAL mode with a busy timeout). */

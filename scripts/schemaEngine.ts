@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import {
@@ -8,7 +8,8 @@ import {
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
 import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
-import { onEachConnection } from '../database/connections.js';
+import { schemaDir } from '../src/migrations/bundled.ts';
+import type { Dialect } from '../src/database/url.ts';
 
 export type SchemaEngine = bg.SchemaEngine;
 
@@ -105,4 +106,34 @@ export async function migrationScript(to: SchemaFile[], from: SchemaFile[] | 'em
     } as Parameters<typeof engine.diff>[0]),
   )) as { stdout: string };
   return stdout;
+}
+
+/** The same factory, with `prepare` run on every connection it opens (settings, bookkeeping). */
+export function onEachConnection(
+  factory: SqlMigrationAwareDriverAdapterFactory,
+  prepare: (connection: SqlDriverAdapter) => Promise<void> | void,
+): SqlMigrationAwareDriverAdapterFactory {
+  const prepared = async (connecting: Promise<SqlDriverAdapter>) => {
+    const connection = await connecting;
+    await prepare(connection);
+    return connection;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: () => prepared(factory.connect()),
+    connectToShadowDb: () => prepared(factory.connectToShadowDb()),
+  };
+}
+
+/** The provider's schema files, as `[path, content]` pairs for Prisma's schema engine. */
+export async function readSchemaFiles(dialect: Dialect): Promise<[string, string][]> {
+  const dir = schemaDir(dialect);
+  const names = (await readdir(dir)).filter((name) => name.endsWith('.prisma')).sort();
+  return Promise.all(names.map(async (name): Promise<[string, string]> => [join(dir, name), await readFile(join(dir, name), 'utf8')]));
+}
+
+/** The content of the provider's `migration_lock.toml`. */
+export function readLockfile(dialect: Dialect): Promise<string> {
+  return readFile(join(schemaDir(dialect), 'migrations', 'migration_lock.toml'), 'utf8');
 }
