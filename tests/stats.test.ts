@@ -42,6 +42,11 @@ describe.each(testEngines())('rooms.stats on %s', (engine) => {
     expect((await presence.rooms.stats([])).total).toEqual({ rooms: 0, presences: 0, users: 0, anonymous: 0, stale: 0 });
   });
 
+  it('takes any number of room names (more than an engine binds as parameters)', async () => {
+    const names = ['lobby', ...Array.from({ length: 70_000 }, (_, i) => `nowhere.${i}`)];
+    expect((await presence.rooms.stats(names)).total).toEqual({ rooms: 1, presences: 3, users: 1, anonymous: 1, stale: 3 });
+  });
+
   it('uses the max age it is given to decide what is stale', async () => {
     expect((await presence.rooms.stats(undefined, 120)).total.stale).toBe(0);
     await expect(presence.rooms.stats(undefined, -1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

@@ -1,4 +1,4 @@
-import { list, sql, type Sql } from '../database/sql.js';
+import { anyOf, sql, type Sql } from '../database/sql.js';
 import { assertRoomNames, parseSeconds } from '../validation.js';
 import type { RepositoryContext } from './context.js';
 import type { PresenceCounts, PresenceStats, ServerStats } from '../types.js';
@@ -33,7 +33,7 @@ export async function presenceStats(context: RepositoryContext, names?: readonly
   await context.touches.flush();
   const now = context.now();
   const cutoff = new Date(now.getTime() - seconds * 1000);
-  const filter = names === undefined ? sql`` : sql`WHERE r."channelName" IN (${list(names.length > 0 ? names : [''])})`;
+  const filter = names === undefined ? sql`` : sql`WHERE r."channelName" ${anyOf(names, 'text')}`;
   const counts = (room: Sql) => sql`
     SELECT ${room} AS "room", count(DISTINCT r."id") AS "rooms", count(p."id") AS "presences",
       count(DISTINCT p."userId") AS "users",
