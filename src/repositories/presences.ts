@@ -22,7 +22,7 @@ export function createPresencesRepository(context: RepositoryContext): Presences
     assertChannelName(channelName, 'channelName');
     if (typeof options !== 'object' || options === null) throw new PresenceError('INVALID_ARGUMENT', 'update options must be an object');
     if (options.room !== undefined) assertChannelName(options.room, 'room');
-    serializeMetadata(metadata, context.maxMetadataBytes); // the update itself must be valid, even when merged into nothing
+    const replacement = serializeMetadata(metadata, context.maxMetadataBytes); // valid even when merged into nothing
     const inRoom = options.room === undefined ? sql`` : sql` AND "roomId" IN (SELECT "id" FROM "Room" WHERE "channelName" = ${options.room})`;
     const lock = db.dialect === 'postgresql' ? sql` FOR UPDATE` : sql``;
     const updates = await db.transaction(async (tx) => {
@@ -31,8 +31,7 @@ export function createPresencesRepository(context: RepositoryContext): Presences
         FROM "Presence" WHERE "channelName" = ${channelName}${inRoom} ORDER BY "id"${lock}`);
       const changed: Update[] = [];
       for (const row of rows) {
-        const stored = toPresence(row).metadata ?? {};
-        const json = serializeMetadata(options.replace ? metadata : { ...stored, ...metadata }, context.maxMetadataBytes);
+        const json = options.replace ? replacement : serializeMetadata({ ...toPresence(row).metadata, ...metadata }, context.maxMetadataBytes);
         const [updated] = await tx.query<PresenceRow>(sql`
           UPDATE "Presence" SET "metadata" = ${json} WHERE "id" = ${row.id} RETURNING ${PRESENCE_COLUMNS}`);
         if (updated) changed.push({ room: { id: Number(row.roomId), channelName: row.roomName ?? '' }, presence: toPresence(updated) });

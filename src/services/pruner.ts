@@ -25,11 +25,8 @@ export class Pruner {
       throw new PresenceError('INVALID_ARGUMENT', 'startPruning takes an options object');
     }
     this.maxAge = options.maxAge === undefined ? undefined : parseSeconds(options.maxAge, 'maxAge');
-    const every = options.every === undefined ? (this.maxAge ?? defaultMaxAge) / 2 : parseSeconds(options.every, 'every');
-    if (every > MAX_TIMER_SECONDS) {
-      throw new PresenceError('INVALID_ARGUMENT', `every must be at most ${MAX_TIMER_SECONDS} seconds, got ${every}`);
-    }
-    this.everyMs = every * 1000;
+    const every = options.every === undefined ? (this.maxAge ?? defaultMaxAge) / 2 : options.every;
+    this.everyMs = parseSeconds(every, 'every', MAX_TIMER_SECONDS) * 1000;
     this.schedule();
   }
 

@@ -1,12 +1,11 @@
-import { list, sql } from '../database/sql.js';
+import { anyOf, sql } from '../database/sql.js';
 import type { RepositoryContext } from '../repositories/context.js';
 
 /**
- * Most channels one flush statement names. SQLite binds each as a parameter (well under
- * its limit); PostgreSQL takes them as one array parameter, and one statement for many
- * rows saves most of the flush's time there.
+ * Most channels one flush statement names (as one parameter, see `anyOf`): one statement
+ * for many rows saves most of the flush's time, and a bounded one keeps each write short.
  */
-const CHUNK = { sqlite: 500, postgresql: 10_000 } as const;
+const CHUNK = 10_000;
 /** A buffer this full is flushed at once (the touch waits), so memory stays bounded however many channels touch. */
 const MAX_PENDING = 1_000_000;
 
@@ -75,14 +74,11 @@ export class TouchBuffer {
   }
 
   private async write(channels: string[], lastSeen: Date): Promise<void> {
-    const { db } = this.context;
-    const size = CHUNK[db.dialect];
-    for (let start = 0; start < channels.length; start += size) {
-      const chunk = channels.slice(start, start + size);
-      const named = db.dialect === 'postgresql' ? sql`"channelName" = ANY(${chunk}::text[])` : sql`"channelName" IN (${list(chunk)})`;
-      await db.execute(
+    for (let start = 0; start < channels.length; start += CHUNK) {
+      const chunk = channels.slice(start, start + CHUNK);
+      await this.context.db.execute(
         // Never backwards: an add or a direct touch may have written a later time meanwhile.
-        sql`UPDATE "Presence" SET "lastSeen" = CASE WHEN "lastSeen" < ${lastSeen} THEN ${lastSeen} ELSE "lastSeen" END WHERE ${named}`,
+        sql`UPDATE "Presence" SET "lastSeen" = CASE WHEN "lastSeen" < ${lastSeen} THEN ${lastSeen} ELSE "lastSeen" END WHERE "channelName" ${anyOf(chunk, 'text')}`,
       );
     }
   }
