@@ -4,7 +4,6 @@
 // name (see Transport); prisma-presence/socket.io and prisma-presence/ws are two of them.
 import { PresenceError } from '../errors.js';
 import { follow, reporter } from '../groups.js';
-import { isHeartbeat } from '../handlers.js';
 import { assertChannelName } from '../validation.js';
 import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
 
@@ -75,8 +74,8 @@ export type RequestReply = { ok: true; room: string } | { ok: false; error: stri
 /** What a transport's adapter calls; `connection` is whatever its `authorize` receives. */
 export interface IntegrationCore<Connection, User> {
   readonly groups: PresenceGroups;
-  /** Every incoming message: touches the presence; false for a heartbeat, which goes no further. */
-  received(channelName: string, message: unknown): boolean;
+  /** Every incoming message (the transport tells a heartbeat): touches the presence; false for a heartbeat, which goes no further. */
+  received(channelName: string, heartbeat: boolean): boolean;
   /** A connection closed (`isOpen` says so already): it leaves every room, after the grace period if any. */
   closed(channelName: string): void;
   /** A client's join request, decided by `authorize`; applied after the connection's earlier requests. */
@@ -149,9 +148,9 @@ export function integrationCore<Connection, User>(
 
   return {
     groups,
-    received(channel, message) {
-      touch(channel, message).catch(report);
-      return !isHeartbeat(message);
+    received(channel, heartbeat) {
+      touch(channel, undefined).catch(report);
+      return !heartbeat;
     },
     closed: (channel) => void presence.presences.disconnect(channel).catch(report),
     requestJoin: (connection, channel, request) =>

@@ -41,7 +41,7 @@ export function attachPresence<User = string>(
   function onConnection(socket: Socket): void {
     // Passed on at once, so that Socket.IO dispatches this socket's events in arrival order.
     socket.use((packet, next) => {
-      if (core.received(socket.id, isHeartbeatPacket(packet) ? HEARTBEAT : packet)) next();
+      if (core.received(socket.id, isHeartbeatPacket(packet))) next();
     });
     socket.on(SOCKET_IO_EVENTS.join, async (request: unknown, ack?: unknown) => {
       const reply = await core.requestJoin(socket, socket.id, request);
@@ -57,8 +57,6 @@ export function attachPresence<User = string>(
   io.on('connection', onConnection);
   return attachedPresence(core, (socket) => socket.id, () => io.off('connection', onConnection));
 }
-
-const HEARTBEAT = '"heartbeat"';
 
 /**
  * With event sharing every process hears every change and acts on its own sockets

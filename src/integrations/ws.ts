@@ -1,6 +1,7 @@
 import type { RawData, WebSocket, WebSocketServer } from 'ws';
 import { attachedPresence, integrationCore, type AttachedPresence, type IntegrationOptions, type RequestReply, type Transport } from './core.js';
 import { sendText, SocketRegistry } from './registry.js';
+import { isHeartbeat } from '../handlers.js';
 import type { PresenceMessage, PresenceTracker } from '../types.js';
 
 export type { JoinDecision, PresenceMessage, PrunedConnectionPolicy } from './core.js';
@@ -53,11 +54,11 @@ export function attachPresence<User = string>(
   function onConnection(socket: WebSocket): void {
     const channel = registry.add(socket);
     socket.on('message', (data, isBinary) => {
-      if (!core.received(channel, data)) return;
+      if (!core.received(channel, isHeartbeat(data))) return;
       const request = isBinary ? undefined : controlRequest(data);
       if (request?.type === 'join') void core.requestJoin(socket, channel, request).then((reply) => answer(socket, 'join', reply));
       else if (request?.type === 'leave') void core.requestLeave(channel, request.room).then((reply) => answer(socket, 'leave', reply));
-      else new Promise((resolve) => resolve(options.onMessage?.(socket, data, isBinary))).catch(core.report);
+      else if (options.onMessage) new Promise((resolve) => resolve(options.onMessage!(socket, data, isBinary))).catch(core.report);
     });
     socket.on('close', () => {
       registry.remove(channel);
@@ -94,7 +95,8 @@ function answer(socket: WebSocket, request: 'join' | 'leave', reply: RequestRepl
 
 /** A `join` or `leave` request, or undefined for any other message. */
 function controlRequest(data: RawData): ({ type: 'join' | 'leave' } & Record<string, unknown>) | undefined {
-  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+  const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+  const text = bytes.toString('utf8');
   if (!text.trimStart().startsWith('{')) return undefined;
   try {
     const parsed: unknown = JSON.parse(text);
