@@ -164,7 +164,7 @@ describe.each(testEngines())('an application that migrates the presence tables i
       `DIFFERS  column Presence.metadata is missing (expected ${engine === 'sqlite' ? 'TEXT' : 'text'})`,
       'DIFFERS  index Presence (serverId) is missing',
     ]);
-    expect(lines.at(-1)).toMatch(/^Paste the current node_modules\/prisma-presence\/prisma\/models\.prisma into your schema folder/);
+    expect(lines.at(-1)).toMatch(new RegExp(`^Paste the current node_modules/prisma-presence/prisma/${engine}/models\\.prisma into your schema folder`));
 
     const history = await historyRows(url);
     expect((await cli('migrate', '--database-url', url)).code).toBe(1);

@@ -2,6 +2,8 @@
 // (a summary line for people, details for --json) or throws; only the entry point exits.
 import { createPresence } from '../createPresence.js';
 import { migrate, migrationStatus } from '../migrate.js';
+import { parseDatabaseUrl } from '../database/url.js';
+import { resolveDatabaseUrl } from '../options.js';
 import type { PresenceCounts, PresenceTracker } from '../types.js';
 
 /** Options every command takes. */
@@ -39,7 +41,7 @@ export async function statusCommand(options: CommandOptions): Promise<CommandRes
       ...status.differences.map((difference) => `DIFFERS  ${difference}`),
       fits
         ? 'They have everything prisma-presence needs'
-        : 'Paste the current node_modules/prisma-presence/prisma/models.prisma into your schema folder and create a migration with `prisma migrate dev`',
+        : `Paste the current node_modules/prisma-presence/prisma/${parseDatabaseUrl(resolveDatabaseUrl(options.databaseUrl)).dialect}/models.prisma into your schema folder and create a migration with \`prisma migrate dev\``,
     ];
     return { summary: lines.join('\n'), details: { ...status, upToDate: fits }, exitCode: fits ? undefined : EXIT_PENDING };
   }
