@@ -3,6 +3,7 @@
 // database go through the raw drivers, never through prisma-presence.
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPresence, PresenceError, type PresenceChangedEvent, type PresenceOptions, type PresenceTracker, type PrismaClientLike } from '../src/index.ts';
 import { PrismaClient as LibraryPostgresClient } from '../src/generated/postgresql/client.ts';
@@ -12,6 +13,7 @@ import { PrismaClient as AppSqliteClient } from './fixtures/app-sqlite/generated
 import { createAppTables } from './support/appClient.ts';
 import { manualClock } from './support/clock.ts';
 import { emptyDatabase, inspect, roomNames, snapshot, testEngines, type Engine, type Inspector } from './support/databases.ts';
+import { eventually } from './support/realtime.ts';
 import { rejection } from './support/rejection.ts';
 
 /**
@@ -150,6 +152,35 @@ describe.each(testEngines())("an application's own PrismaClient on %s", (engine)
     expect(await presence.rooms.pruneRooms()).toBe(1);
     expect(await roomNames(db)).toEqual(['lobby']);
   });
+
+  if (engine === 'postgresql') {
+    it("a prune whose transaction outlasts Prisma's default 5 s timeout still completes through the client", async () => {
+      presence.on('userLeft', () => {}); // per-user events: the prune runs in an interactive transaction
+      await presence.rooms.add('lobby', 'chan.old', 'alice');
+      clock.advance(75);
+      const other = new pg.Client({ connectionString: url });
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query(`SELECT 1 FROM "Presence" WHERE "channelName" = 'chan.old' FOR UPDATE`);
+        let settled = false;
+        const pruning = presence.rooms.prunePresences().finally(() => (settled = true));
+        // Held until the prune's transaction, waiting on that row, has been open longer than 5 s.
+        const waitingPastFiveSeconds = `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND datname = current_database() AND now() - xact_start > interval '5500 milliseconds'`;
+        await eventually(
+          async () => settled || (await db.rows<{ n: number }>(waitingPastFiveSeconds))[0]!.n > 0,
+          8000,
+          'the prune to wait on the locked row for more than 5 s',
+        );
+        await other.query('COMMIT');
+        expect(await pruning).toBe(1);
+      } finally {
+        await other.end();
+      }
+      expect(await snapshot(db)).toEqual([]);
+    }, 20_000);
+  }
 
   it("the application's own models work in the same database, next to the presence rows", async () => {
     const user = await client.user.create({ data: { name: 'Ada' } });

@@ -236,6 +236,28 @@ describe.each(testEngines())('migrations on %s', (engine) => {
   });
 
   if (engine === 'postgresql') {
+    it('a room that exists costs no id: adds from trackers that have not cached it leave the room sequence where it was', async () => {
+      const url = await migratedDatabase(engine);
+      await withInspector(url, async (db) => {
+        await db.rows(`INSERT INTO "Room" ("channelName") VALUES ('lobby')`);
+        const [lobby] = await db.rows<{ id: string }>('SELECT "id" FROM "Room"');
+        const sequence = () => db.rows<{ last_value: string; is_called: boolean }>('SELECT last_value, is_called FROM "Room_id_seq"');
+        const before = await sequence();
+        for (let i = 1; i <= 20; i++) {
+          const presence = createPresence({ databaseUrl: url }); // a fresh tracker: its room cache is cold
+          try {
+            expect(await presence.rooms.add('lobby', `chan.${i}`, `user${i}`)).toEqual({ id: Number(lobby!.id), channelName: 'lobby' });
+          } finally {
+            await presence.close();
+          }
+        }
+        expect(await sequence()).toEqual(before);
+        expect(await db.rows<{ n: number }>('SELECT count(*)::int AS n FROM "Presence"')).toEqual([{ n: 20 }]);
+      });
+    });
+  }
+
+  if (engine === 'postgresql') {
     it('the bigint_ids migration applies over 32-bit tables that hold rows and keeps every row', async () => {
       const url = await migratedDatabase(engine);
       const bigint = expectedNames.find((name) => name.endsWith('_bigint_ids'))!;

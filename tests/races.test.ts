@@ -13,7 +13,8 @@ import { sql } from '../src/database/sql.ts';
 import { parseDatabaseUrl } from '../src/database/url.ts';
 import { PrismaClient } from '../src/generated/postgresql/client.ts';
 import { createPresence } from '../src/index.ts';
-import { expiredServer, inspect, migratedDatabase, roomNames, snapshot, testEngines, untilASessionWaitsOnALock, useDatabase } from './support/databases.ts';
+import { expiredServer, inspect, migratedDatabase, roomNames, snapshot, testEngines, untilASessionWaitsOnALock, useDatabase, type Inspector } from './support/databases.ts';
+import { eventually } from './support/realtime.ts';
 
 const HOLDER = new URL('./support/transactionHolder.ts', import.meta.url).pathname;
 
@@ -31,6 +32,12 @@ async function holdTransaction(url: string, statements: string[]): Promise<() =>
     const [code] = (await once(child, 'exit')) as [number];
     expect(code).toBe(0);
   };
+}
+
+/** How many sessions of the PostgreSQL database behind `db` wait for a lock another holds. */
+async function sessionsWaitingOnALock(db: Inspector): Promise<number> {
+  const [row] = await db.rows<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+  return row!.n;
 }
 
 describe.each(testEngines())('races with an open transaction on %s', (engine) => {
@@ -110,6 +117,38 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
       await other.end();
       await db.close();
       await client?.$disconnect();
+    });
+  }
+
+  if (engine === 'postgresql') {
+    it('add holds the room it finds from then until its presence is in: a concurrent pruneRooms leaves the room alone', async () => {
+      await database.db.rows(`INSERT INTO "Room" ("channelName") VALUES ('lobby')`);
+      const [lobby] = await database.db.rows<{ id: string }>('SELECT "id" FROM "Room"');
+      const adder = createPresence({ databaseUrl: database.url }); // fresh: the room's id is not cached
+      const pruner = createPresence({ databaseUrl: database.url });
+      const other = new pg.Client({ connectionString: database.url });
+      await other.connect();
+      try {
+        // Presence inserts wait for this session; reading Presence and deleting rooms do not.
+        await other.query('BEGIN');
+        await other.query('LOCK TABLE "Presence" IN SHARE MODE');
+        const adding = adder.rooms.add('lobby', 'chan.1', 'alice');
+        await untilASessionWaitsOnALock(database.url, database.db); // add, at its presence insert
+        let settled = false;
+        const pruning = pruner.rooms.pruneRooms().finally(() => (settled = true));
+        // The prune either returns at once or waits for add's hold on the room.
+        await eventually(async () => settled || (await sessionsWaitingOnALock(database.db)) >= 2, 10_000, 'pruneRooms to return or to wait for the room');
+        await other.query('COMMIT');
+        const [room, pruned] = await Promise.all([adding, pruning]);
+        expect(pruned).toBe(0);
+        expect(room).toEqual({ id: Number(lobby!.id), channelName: 'lobby' });
+        expect(await database.db.rows('SELECT "id"::int AS "id", "channelName" FROM "Room"')).toEqual([{ id: Number(lobby!.id), channelName: 'lobby' }]);
+        expect(await snapshot(database.db)).toEqual(['lobby/chan.1=alice']);
+      } finally {
+        await other.end();
+        await adder.close();
+        await pruner.close();
+      }
     });
   }
 

@@ -170,6 +170,41 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
     expect(integrationErrors).toEqual([]);
   });
 
+  it('a connection that joins its room again as another user shows the new user to the other server’s clients', async () => {
+    await startServers();
+    await serversListening();
+    const alice = await ioServer.connect();
+    const bob = await wsServer.connect();
+    await alice.join({ room: 'lobby', userId: 'alice' });
+    await bob.join({ room: 'lobby', userId: 'bob' });
+    // Each server has heard the other's join and sent what it made it send: from here on,
+    // a server sends its clients members only for a change it hears of.
+    await heard.get(wsPresence)!.next((event) => event.added?.userId === 'alice', 5000, 'the ws server to hear alice');
+    await heard.get(ioPresence)!.next((event) => event.added?.userId === 'bob', 5000, 'the Socket.IO server to hear bob');
+    for (const server of servers) await server.integration.idle();
+    for (const client of [alice, bob]) await client.inbox.next(members('lobby', ['alice', 'bob']), 5000, `${client.transport.name}: alice and bob`);
+
+    // Each server re-joins its client's connection to the room as another user, through its own join().
+    await ioServer.integration.join(alice.connection, 'lobby', 'carol');
+    await bob.inbox.next(members('lobby', ['bob', 'carol']), 5000, `${bob.transport.name}: carol in alice's place, from the other server`);
+    expect(await heard.get(wsPresence)!.next((event) => event.added?.userId === 'carol')).toMatchObject({
+      remote: true,
+      room: { channelName: 'lobby' },
+      removed: { userId: 'alice' },
+    });
+    await wsServer.integration.join(bob.connection, 'lobby', 'dave');
+    await alice.inbox.next(members('lobby', ['carol', 'dave']), 5000, `${alice.transport.name}: dave in bob's place, from the other server`);
+    expect(await heard.get(ioPresence)!.next((event) => event.added?.userId === 'dave')).toMatchObject({
+      remote: true,
+      room: { channelName: 'lobby' },
+      removed: { userId: 'bob' },
+    });
+
+    await bob.inbox.next(members('lobby', ['carol', 'dave']), 5000, `${bob.transport.name}: carol and dave`);
+    expect(await ioPresence.rooms.getUsers('lobby')).toEqual(['carol', 'dave']);
+    expect(integrationErrors).toEqual([]);
+  });
+
   it('when the servers could not read before the log was trimmed, resync re-sends both servers’ clients the full members list', async () => {
     await startServers();
     const resyncs: string[] = [];
