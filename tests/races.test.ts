@@ -13,7 +13,7 @@ import { sql } from '../src/database/sql.ts';
 import { parseDatabaseUrl } from '../src/database/url.ts';
 import { PrismaClient } from '../src/generated/postgresql/client.ts';
 import { createPresence } from '../src/index.ts';
-import { expiredServer, inspect, migratedDatabase, roomNames, snapshot, testEngines, untilASessionWaitsOnALock, useDatabase, type Inspector } from './support/databases.ts';
+import { expiredServer, inspect, migratedDatabase, roomNames, snapshot, testEngines, sessionsWaitingOnALock, untilASessionWaitsOnALock, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
 
 const HOLDER = new URL('./support/transactionHolder.ts', import.meta.url).pathname;
@@ -32,12 +32,6 @@ async function holdTransaction(url: string, statements: string[]): Promise<() =>
     const [code] = (await once(child, 'exit')) as [number];
     expect(code).toBe(0);
   };
-}
-
-/** How many sessions of the PostgreSQL database behind `db` wait for a lock another holds. */
-async function sessionsWaitingOnALock(db: Inspector): Promise<number> {
-  const [row] = await db.rows<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
-  return row!.n;
 }
 
 describe.each(testEngines())('races with an open transaction on %s', (engine) => {
@@ -133,7 +127,7 @@ describe.each(testEngines())('races with an open transaction on %s', (engine) =>
         await other.query('BEGIN');
         await other.query('LOCK TABLE "Presence" IN SHARE MODE');
         const adding = adder.rooms.add('lobby', 'chan.1', 'alice');
-        await untilASessionWaitsOnALock(database.url, database.db); // add, at its presence insert
+        await untilASessionWaitsOnALock(database.url); // add, at its presence insert
         let settled = false;
         const pruning = pruner.rooms.pruneRooms().finally(() => (settled = true));
         // The prune either returns at once or waits for add's hold on the room.

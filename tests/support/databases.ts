@@ -109,10 +109,15 @@ export async function expiredServer(db: Inspector, id: string): Promise<void> {
 export async function untilASessionWaitsOnALock(url: string): Promise<void> {
   if (url.startsWith('file:')) return;
   const db = await inspect(url);
-  const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`;
   try {
-    await eventually(async () => (await db.rows<{ n: number }>(waiting))[0]!.n > 0, 10_000, 'a session waiting on a lock');
+    await eventually(async () => (await sessionsWaitingOnALock(db)) > 0, 10_000, 'a session waiting on a lock');
   } finally {
     await db.close();
   }
+}
+
+/** How many sessions of this PostgreSQL database wait for a lock now. */
+export async function sessionsWaitingOnALock(db: Inspector): Promise<number> {
+  const [row] = await db.rows<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+  return row!.n;
 }
