@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPresence, type PresenceTracker } from '../src/index.ts';
-import { launchChromium, root, runPresenceAdmin, startDemo, until, type DemoProcess } from './support/browser.ts';
+import { launchChromium, root, startDemo, until, type DemoProcess } from './support/browser.ts';
+import { presenceAdmin } from './support/cli.ts';
 import { scratchDir } from './support/scratch.ts';
 
 // Seconds. Pages heartbeat every second, the server prunes every 0.75 s: a page that
@@ -183,7 +184,7 @@ describe('the live demo in Chromium', () => {
       await until(() => roster(frank), { names: ['frank', 'ghost'], anonymous: 0 }, 'ghost on frank’s page');
 
       // Cron: the real bin, with nothing but PATH and the switch in its environment.
-      const result = await runPresenceAdmin(['prune-presence', '--database-url', databaseUrl], { PRESENCE_SHARE_EVENTS: '1' });
+      const result = await presenceAdmin(['prune-presence', '--database-url', databaseUrl], { env: { PRESENCE_SHARE_EVENTS: '1' } });
       expect(result).toEqual({ code: 0, stdout: 'Pruned 1 presence from 1 room\n', stderr: '' });
       await until(() => roster(frank), { names: ['frank'], anonymous: 0 }, 'ghost gone from frank’s page after the cron prune');
       expect(await frank.getByTestId('note').allTextContents()).toEqual(expect.arrayContaining(['ghost joined', 'ghost left']));

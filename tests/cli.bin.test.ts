@@ -1,23 +1,17 @@
 // The installed entry point, bin/presence-admin.js, run as a real process: exit codes,
 // what reaches stdout and stderr, and the cwd-relative default database. It runs the
 // compiled dist/ (`npx tsc -p tsconfig.build.json`; npm test does it first).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPresence } from '../src/index.ts';
+import { presenceAdmin as runBin, type BinResult } from './support/cli.ts';
 import { emptyDatabase, inspect, roomNames, snapshot, testEngines } from './support/databases.ts';
 
 const BIN = resolve('bin', 'presence-admin.js');
 const UNREACHABLE = 'postgresql://app:s3cr3t-pw@127.0.0.1:1/app';
-
-interface BinResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -27,23 +21,11 @@ function tempDir(): string {
 }
 afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-/**
- * Runs `node bin/presence-admin.js ...args` in `cwd` (a fresh temp dir by default) with
- * only PATH from this environment plus `env`: no DATABASE_URL, PRESENCE_* or DEBUG leak in.
- */
-function presenceAdmin(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<BinResult> {
+/** The real bin in `cwd` (a fresh temp dir by default): no presence.db of this package is in reach. */
+async function presenceAdmin(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<BinResult & { ms: number }> {
   const started = Date.now();
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: options.cwd ?? tempDir(), env: { PATH: process.env.PATH ?? '', ...options.env }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        done({ code, stdout, stderr, ms: Date.now() - started });
-      },
-    );
-  });
+  const result = await runBin(args, { cwd: tempDir(), ...options });
+  return { ...result, ms: Date.now() - started };
 }
 
 /** Runs the bin with a reader that closes its end of stdout at once, as `| head -c 0` does. */

@@ -1,23 +1,11 @@
 // presence-admin --env-file: cron jobs and deploy scripts read the application's
 // environment file (as `node --env-file` does) instead of falling back to ./presence.db.
-import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cli } from './support/cli.ts';
+import { cli, presenceAdmin } from './support/cli.ts';
 import { emptyDatabase, testEngines } from './support/databases.ts';
 import { scratchDir } from './support/scratch.ts';
-
-const BIN = new URL('../bin/presence-admin.js', import.meta.url).pathname;
-
-/** The real bin in `cwd`, with only PATH and `env` in its environment. */
-function presenceAdmin(cwd: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (error, out, err) =>
-      done({ code: error ? Number(error.code) : 0, out, err }),
-    );
-  });
-}
 
 describe.each(testEngines())('presence-admin --env-file on %s', (engine) => {
   it('takes the database URL from the file for every command, and never creates ./presence.db', async () => {
@@ -25,10 +13,10 @@ describe.each(testEngines())('presence-admin --env-file on %s', (engine) => {
     const url = await emptyDatabase(engine);
     writeFileSync(join(cwd, '.env'), `# the app's environment\nDATABASE_URL="${url}"\nPRESENCE_MAX_AGE=90\n`);
 
-    expect(await presenceAdmin(cwd, ['migrate', '--env-file', '.env'])).toMatchObject({ code: 0, out: expect.stringMatching(/^Applied \d+ migrations/), err: '' });
-    expect(await presenceAdmin(cwd, ['status', '--env-file', '.env'])).toMatchObject({ code: 0, out: expect.stringContaining('Database is up to date') });
-    const pruned = await presenceAdmin(cwd, ['prune-presence', '--env-file', '.env', '--json']);
-    expect(JSON.parse(pruned.out)).toMatchObject({ ok: true, database: engine, presences: 0, maxAge: 90 });
+    expect(await presenceAdmin(['migrate', '--env-file', '.env'], { cwd })).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Applied \d+ migrations/), stderr: '' });
+    expect(await presenceAdmin(['status', '--env-file', '.env'], { cwd })).toMatchObject({ code: 0, stdout: expect.stringContaining('Database is up to date') });
+    const pruned = await presenceAdmin(['prune-presence', '--env-file', '.env', '--json'], { cwd });
+    expect(JSON.parse(pruned.stdout)).toMatchObject({ ok: true, database: engine, presences: 0, maxAge: 90 });
     expect(existsSync(join(cwd, 'presence.db'))).toBe(false);
   });
 
@@ -49,7 +37,7 @@ describe.each(testEngines())('presence-admin --env-file on %s', (engine) => {
     const cwd = scratchDir('env-file');
     const url = await emptyDatabase(engine);
     writeFileSync(join(cwd, 'app.env'), 'PRESENCE_DATABASE_URL=file:./from-file.db\n');
-    expect(await presenceAdmin(cwd, ['migrate', '--env-file', 'app.env'], { PRESENCE_DATABASE_URL: url })).toMatchObject({ code: 0, err: '' });
+    expect(await presenceAdmin(['migrate', '--env-file', 'app.env'], { cwd, env: { PRESENCE_DATABASE_URL: url } })).toMatchObject({ code: 0, stderr: '' });
     expect(existsSync(join(cwd, 'from-file.db'))).toBe(false);
   });
 });
@@ -65,10 +53,10 @@ describe('presence-admin --env-file with a missing file', () => {
 
   it('the real bin fails in one line naming the file and creates no database (Node 20 itself reads --env-file anywhere in argv)', async () => {
     const cwd = scratchDir('env-file');
-    const result = await presenceAdmin(cwd, ['prune-rooms', '--env-file', 'missing.env']);
+    const result = await presenceAdmin(['prune-rooms', '--env-file', 'missing.env'], { cwd });
     expect(result.code).not.toBe(0);
-    expect(result.out).toBe('');
-    expect(result.err).toMatch(/^[^\n]*missing\.env[^\n]*\n$/);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/^[^\n]*missing\.env[^\n]*\n$/);
     expect(existsSync(join(cwd, 'presence.db'))).toBe(false);
   });
 });

@@ -10,7 +10,8 @@ import { snapshot, testEngines, useDatabase } from './support/databases.ts';
 import { eventually, Mailbox } from './support/realtime.ts';
 import { scratchDir } from './support/scratch.ts';
 import { roomState, startSocketIoServer, startWsServer, type Received, type TestClient, type TestServer } from './support/transports.ts';
-import { presenceAdmin, untilListening, useProcesses, Worker } from './support/workers.ts';
+import { presenceAdmin } from './support/cli.ts';
+import { untilListening, useProcesses, Worker } from './support/workers.ts';
 
 /** Two minutes: older than the bin's default max age (60 s), so such a presence is stale at once. */
 const LAG_MS = 120_000;
@@ -115,7 +116,7 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
 
     // Cron: the real bin, with nothing but PATH and the switch in its environment.
     const marks = [alice, bob].map((client) => client.inbox.received.length);
-    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { PRESENCE_SHARE_EVENTS: '1' });
+    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { env: { PRESENCE_SHARE_EVENTS: '1' } });
     expect(result).toEqual({ code: 0, stdout: 'Pruned 1 presence from 1 room\n', stderr: '' });
     for (const [i, client] of [alice, bob].entries()) await receivedSince(client, marks[i]!, members('lobby', ['alice', 'bob']), 'ghost gone');
     for (const server of [ioPresence, wsPresence]) {
@@ -150,7 +151,7 @@ describe.each(testEngines())('a cron prune reaches Socket.IO and ws clients thro
     for (const client of [alice, bob, vic, wanda]) await client.inbox.next(members('lobby', everyone), 5000, `${client.transport.name}: all four`);
 
     const marks = [alice, bob].map((client) => client.inbox.received.length);
-    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { PRESENCE_SHARE_EVENTS: '1' });
+    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { env: { PRESENCE_SHARE_EVENTS: '1' } });
     expect(result).toEqual({ code: 0, stdout: 'Pruned 2 presences from 1 room\n', stderr: '' });
     for (const victim of [vic, wanda]) {
       await expect(victim.inbox.next((message) => message.type === 'pruned', 5000, `${victim.transport.name}: pruned`)).resolves.toEqual({ type: 'pruned', room: 'lobby' });

@@ -10,7 +10,8 @@ import { PrismaClient as SqliteClient } from '../src/generated/sqlite/client.ts'
 import { manualClock } from './support/clock.ts';
 import { inspect, testEngines, useDatabase } from './support/databases.ts';
 import { eventually } from './support/realtime.ts';
-import { presenceAdmin, untilListening, useProcesses, type Worker } from './support/workers.ts';
+import { presenceAdmin } from './support/cli.ts';
+import { untilListening, useProcesses, type Worker } from './support/workers.ts';
 
 describe.each(testEngines())('shared events on %s', (engine) => {
   const database = useDatabase(engine);
@@ -55,7 +56,7 @@ describe.each(testEngines())('shared events on %s', (engine) => {
     await stale.rooms.add('lobby', 'chan.old', 'olga');
     await stale.rooms.add('kitchen', 'chan.old2');
     await listening(a, b);
-    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { PRESENCE_SHARE_EVENTS: '1' });
+    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], { env: { PRESENCE_SHARE_EVENTS: '1' } });
     expect(result).toEqual({ code: 0, stdout: 'Pruned 2 presences from 2 rooms\n', stderr: '' });
     for (const listener of [a, b]) {
       for (const room of ['lobby', 'kitchen']) {
@@ -216,12 +217,12 @@ describe.each(testEngines())('shared events on %s', (engine) => {
         (row) => (JSON.parse(row.payload) as { added: { channelName: string } }).added.channelName,
       );
     expect((await logged()).sort()).toEqual(['chan.new', 'chan.old']);
-    const before = await presenceAdmin(['stats', '--database-url', database.url], {});
+    const before = await presenceAdmin(['stats', '--database-url', database.url]);
     expect(before.stdout).toMatch(/\nshared log: 2 entries, oldest \d{4}-\d\d-\d\dT[\d:.]+Z\n$/);
     const oldest = new Date(before.stdout.match(/oldest (\S+)/)![1]!).getTime();
     expect(Math.abs(oldest - (Date.now() - 700_000))).toBeLessThan(60_000);
 
-    const result = await presenceAdmin(['prune-presence', '--database-url', database.url], {});
+    const result = await presenceAdmin(['prune-presence', '--database-url', database.url]);
     expect(result).toEqual({ code: 0, stdout: 'Pruned 1 presence from 1 room\n', stderr: '' });
     expect(await logged()).toEqual(['chan.new']);
   });

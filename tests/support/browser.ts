@@ -1,6 +1,6 @@
 // The live demo (examples/demo) under test: its server as a real child process, headless
 // Chromium to drive its page, and a way to wait for what a page shows.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chromium, type Browser } from 'playwright-core';
 import { findChromium } from './binaries.ts';
 
@@ -112,19 +112,4 @@ export async function until<T>(read: () => Promise<T>, expected: T, what: string
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-/**
- * Runs the real bin (`node bin/presence-admin.js`, which runs dist/) the way cron would:
- * nothing in its environment but PATH and `env`.
- */
-export function runPresenceAdmin(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [`${root}bin/presence-admin.js`, ...args],
-      { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code) : 0, stdout, stderr }),
-    );
-  });
 }

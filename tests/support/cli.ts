@@ -1,4 +1,5 @@
-// presence-admin in this process, with buffered output, and seeding helpers for its tests.
+// presence-admin in this process (cli) or as the real bin (presenceAdmin), and seeding helpers for its tests.
+import { execFile } from 'node:child_process';
 import { run } from '../../src/cli/program.ts';
 import { createPresence } from '../../src/index.ts';
 
@@ -6,6 +7,33 @@ export interface CliResult {
   code: number;
   out: string;
   err: string;
+}
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+export interface BinResult {
+  /** The exit code, or null when a signal ended it. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real bin (`node bin/presence-admin.js`, which runs dist/) the way cron would:
+ * in `cwd` (this package by default) with nothing in its environment but PATH and `env`.
+ */
+export function presenceAdmin(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<BinResult> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [`${ROOT}bin/presence-admin.js`, ...args],
+      { cwd: options.cwd ?? ROOT, env: { PATH: process.env.PATH ?? '', ...options.env }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
 }
 
 /** Runs presence-admin in this process and collects what it writes. */

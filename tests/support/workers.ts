@@ -1,6 +1,6 @@
 // Real OS processes for the multi-process tests: sharing workers
 // (tests/support/sharingWorker.ts) driven over stdin, and the real presence-admin bin.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -10,7 +10,6 @@ import { Mailbox } from './realtime.ts';
 import { scratchDir } from './scratch.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const BIN = `${ROOT}bin/presence-admin.js`;
 
 export type Report = Record<string, unknown> & { event?: string; at?: number };
 
@@ -71,16 +70,6 @@ export class Worker {
     return new Promise((resolve) => (this.child.exitCode !== null || this.child.signalCode !== null ? resolve(null) : this.child.once('exit', resolve)));
   }
 }
-
-/** Runs the real bin with only PATH and `env`. */
-export function presenceAdmin(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 }, (error, stdout, stderr) =>
-      done({ code: error ? Number(error.code) : 0, stdout, stderr }),
-    );
-  });
-}
-
 
 /**
  * A process starts reading shared events after the last one it finds, so a change made
