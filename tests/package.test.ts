@@ -10,10 +10,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules, createRequire } from 'node:module';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import semver from 'semver';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testEngines } from './support/engines.ts';
 import { createDatabase, dropDatabase } from './support/postgresServer.ts';
@@ -315,8 +316,6 @@ describe('the npm tarball', () => {
     const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
     const range = manifest.peerDependencies?.['@prisma/client'] ?? '';
     const installed = (JSON.parse(readFileSync(join(ROOT, 'node_modules', '@prisma', 'client', 'package.json'), 'utf8')) as { version: string }).version;
-    // npm's own range semantics (the semver package npm uses, in the tree through better-sqlite3's install tooling).
-    const semver = createRequire(import.meta.url)('semver') as { satisfies(version: string, range: string): boolean };
     expect({ range, '7.0.0': semver.satisfies('7.0.0', range), [installed]: semver.satisfies(installed, range) }).toEqual({
       range,
       '7.0.0': true,
