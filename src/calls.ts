@@ -1,4 +1,4 @@
-import { PresenceError } from './errors.js';
+import { closedError } from './errors.js';
 
 /**
  * The boundary of a tracker's public calls: every call returns a promise (a bad argument
@@ -53,8 +53,4 @@ export class CallBoundary {
   async drain(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
-}
-
-function closedError(): PresenceError {
-  return new PresenceError('CLOSED', 'This presence instance is closed');
 }

@@ -16,6 +16,17 @@ export class PresenceError extends Error {
   }
 }
 
+/** What every call on a closed presence instance rejects with. */
+export function closedError(): PresenceError {
+  return new PresenceError('CLOSED', 'This presence instance is closed');
+}
+
+/** A message's last line (a driver's multi-line message ends with its reason). */
+export function lastLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.trim().split('\n').at(-1) ?? message;
+}
+
 /**
  * Hides every password in `text`, in each form the `pg` driver reads one: the
  * password of `scheme://user:password@host` (up to the last `@`, as a URL parser splits

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PresenceError } from '../errors.js';
+import { closedError } from '../errors.js';
 import type { Sql } from './sql.js';
 import type { Connection } from './connections.js';
 import { isTransient, translateError } from './errors.js';
@@ -75,7 +75,7 @@ export class Database {
   }
 
   private async retrying<T>(attempt: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new PresenceError('CLOSED', 'This presence instance is closed');
+    if (this.closed) throw closedError();
     for (let attempts = 1; ; attempts++) {
       try {
         return await attempt();

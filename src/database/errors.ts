@@ -1,4 +1,4 @@
-import { PresenceError } from '../errors.js';
+import { lastLine, PresenceError } from '../errors.js';
 import { sqliteErrorKind } from './sqlite.js';
 
 // How driver failures are classified: transient ones are retried, the ones a user can act on
@@ -78,7 +78,7 @@ function describeUnavailable(error: unknown): string {
       return 'the server closed the connection';
   }
   if (isStillBusy(error)) return 'the SQLite file stayed locked by another process for too long';
-  return describeDriverError(error) ?? firstLine(error);
+  return describeDriverError(error) ?? lastLine(error);
 }
 
 /** pg's own connection failures (no adapter in between) in the same words. */
@@ -123,9 +123,4 @@ function isUnavailableState(code: string): boolean {
 
 function codeOf(error: unknown): unknown {
   return (error as { code?: unknown } | null)?.code;
-}
-
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.trim().split('\n').at(-1) ?? message;
 }

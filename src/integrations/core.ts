@@ -5,7 +5,7 @@
 import { PresenceError } from '../errors.js';
 import { follow, reporter } from '../groups.js';
 import { assertChannelName } from '../validation.js';
-import type { PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
+import type { FollowOptions, PresenceGroups, PresenceMessage, PresenceTracker } from '../types.js';
 
 export type { PresenceMessage };
 
@@ -18,24 +18,20 @@ export interface JoinDecision {
 /** What happens to a connection that a prune removed from a room while it is still attached. */
 export type PrunedConnectionPolicy = 'notify' | 'disconnect' | 'leave';
 
-/** Options both integrations share. */
-export interface IntegrationOptions<Connection, User> {
+/** Options both integrations share (with `followPresence`'s `resolveUsers` and `onError`). */
+export interface IntegrationOptions<Connection, User> extends FollowOptions<User> {
   /**
    * Decides a client's join request: returns the room and user, or `null`/`false` to
    * refuse. Authorization is yours. Default: the request is the room name (or `{ room }`)
    * and the connection joins anonymously.
    */
   authorize?: (connection: Connection, request: unknown) => JoinDecision | null | false | Promise<JoinDecision | null | false>;
-  /** Turns the user ids of a room into what `members` shows, in one call per broadcast. Default: the ids. */
-  resolveUsers?: (userIds: string[]) => User[] | Promise<User[]>;
   /**
    * A connection that a prune removed while still attached leaves the room's group and:
    * `notify` (default) gets a `pruned` message so it can join again, `disconnect` is
    * closed, `leave` is told nothing.
    */
   onPruned?: PrunedConnectionPolicy;
-  /** Errors with no caller to reject (a failed broadcast, a failed disconnect cleanup). Default: a process warning. */
-  onError?: (error: Error) => void;
 }
 
 /** How the core reaches a transport's connections: by channel name, and groups by room name. */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from '../database/sql.js';
 import type { DatabaseLocation, Dialect } from '../database/url.js';
-import { PresenceError, redactPasswords, withoutTrace } from '../errors.js';
+import { lastLine, PresenceError, redactPasswords, withoutTrace } from '../errors.js';
 import { readBundledMigrations, type BundledMigration } from './bundled.js';
 import { describeDriverError } from '../database/errors.js';
 import { openMigrationConnection, type MigrationConnection } from './connection.js';
@@ -94,7 +94,7 @@ async function applyOne(db: MigrationConnection, migration: BundledMigration): P
     await db.script(migration.sql);
     if (db.dialect === 'sqlite') await checkForeignKeys(db);
   } catch (error) {
-    const reason = (error instanceof Error ? error.message : String(error)).trim().split('\n').at(-1);
+    const reason = lastLine(error);
     throw new PresenceError('MIGRATION_FAILED', `migration ${migration.name} failed and was rolled back, the database is as before it: ${reason}`, { cause: error });
   }
   await recordFinished(db, migration, startedAt, 1);
